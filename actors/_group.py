@@ -1,0 +1,134 @@
+"""Actor groups: a nursery of actors that shuts down in reverse start order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import attrs
+import trio
+
+from ._mailbox import Overflow
+from ._ref import ActorRef
+from ._supervision import FAIL_FAST, ActorFactory, RestartPolicy, run_actor
+from ._trace import Tracer
+
+__all__ = ["ActorGroup", "open_group"]
+
+M = TypeVar("M")
+
+
+@attrs.define(eq=False)
+class _Member:
+    name: str
+    ref: ActorRef[object]
+    scope: trio.CancelScope
+    done: trio.Event
+
+
+class _ShieldOnStart(trio.TaskStatus[ActorRef[M]]):
+    """Shields a member from outside cancellation once it has started.
+
+    A started member must not be cancelled directly by an outer scope, or members would die in
+    arbitrary order; :meth:`ActorGroup.shutdown` cancels each one itself, in reverse start order.
+    Until it has started, the spawner's cancellation still reaches it (a hung ``on_start``).
+    """
+
+    def __init__(self, scope: trio.CancelScope, inner: trio.TaskStatus[ActorRef[M]]) -> None:
+        self._scope = scope
+        self._inner = inner
+
+    def started(self, value: ActorRef[M] | None = None) -> None:
+        self._scope.shield = True
+        self._inner.started(value)  # type: ignore[arg-type]
+
+
+class ActorGroup:
+    """Actors spawned together and stopped together; see :func:`open_group`."""
+
+    def __init__(self, nursery: trio.Nursery, name: str, grace_s: float, tracer: Tracer | None):
+        self.name = name
+        self._nursery = nursery
+        self._grace_s = grace_s
+        self._tracer = tracer
+        self._members: list[_Member] = []
+        self._closing = False
+
+    @property
+    def refs(self) -> list[ActorRef[object]]:
+        """Refs of the members, in start order."""
+        return [member.ref for member in self._members]
+
+    async def spawn(
+        self,
+        factory: ActorFactory[M],
+        *,
+        name: str,
+        capacity: int = 64,
+        overflow: Overflow | str = Overflow.BLOCK,
+        restart: RestartPolicy = FAIL_FAST,
+    ) -> ActorRef[M]:
+        """Start an actor in the group and return its ref once its ``on_start`` has returned."""
+        if self._closing:
+            raise RuntimeError(f"actor group {self.name!r} is shutting down")
+        scope = trio.CancelScope()
+        done = trio.Event()
+
+        async def supervised(task_status: trio.TaskStatus[ActorRef[M]]) -> None:
+            try:
+                with scope:
+                    await run_actor(
+                        factory,
+                        name=name,
+                        capacity=capacity,
+                        overflow=overflow,
+                        restart=restart,
+                        tracer=self._tracer,
+                        task_status=_ShieldOnStart(scope, task_status),
+                    )
+            finally:
+                done.set()
+
+        ref: ActorRef[M] = await self._nursery.start(supervised)
+        self._members.append(_Member(name, ref, scope, done))  # type: ignore[arg-type]
+        return ref
+
+    async def shutdown(self) -> None:
+        """Stop every member in reverse start order: close its mailbox so it drains and returns,
+        give it ``grace_s`` seconds, then cancel it. Returns when all members have ended.
+
+        Runs shielded from outside cancellation (bounded by the grace periods), so it also
+        completes when the group is being cancelled. Idempotent.
+        """
+        self._closing = True
+        with trio.CancelScope(shield=True):
+            for member in reversed(self._members):
+                member.ref.close()
+                with trio.move_on_after(self._grace_s):
+                    await member.done.wait()
+                member.scope.cancel()
+                await member.done.wait()
+
+
+@asynccontextmanager
+async def open_group(
+    name: str = "group", *, grace_s: float = 1.0, tracer: Tracer | None = None
+) -> AsyncIterator[ActorGroup]:
+    """Open a group of actors in its own nursery.
+
+    On leaving the block — normally, by an exception, or by cancellation — the members are shut
+    down in reverse start order, each given ``grace_s`` seconds to drain before it is cancelled.
+    When the block exits, no task of the group is left running. A member that escalates a crash
+    cancels the block; the other members are then shut down the same orderly way, and the
+    :class:`ActorFailed` propagates (in an ``ExceptionGroup``, as trio nurseries do).
+    """
+    if not (isinstance(grace_s, (int, float)) and math.isfinite(grace_s) and grace_s >= 0):
+        raise ValueError(f"grace_s must be finite seconds >= 0, got {grace_s!r}")
+    async with trio.open_nursery() as nursery:
+        group = ActorGroup(nursery, name, grace_s, tracer)
+        try:
+            yield group
+        finally:
+            await group.shutdown()

@@ -1,0 +1,359 @@
+"""Bounded mailboxes with an explicit overflow policy.
+
+A mailbox is multi-producer, single-consumer: any number of tasks may put, exactly one task (the
+owning actor) takes. That restriction is what lets one task wait on several mailboxes at once
+(:func:`receive_first`), which trio's memory channels cannot do.
+
+Cancellation guarantees (the same as trio's memory channels):
+
+* :meth:`Mailbox.put` either accepts the message exactly once and returns, or raises
+  (``Cancelled``, :class:`MailboxClosed`, :class:`MailboxFull`) having accepted nothing.
+* :meth:`Mailbox.get` and :func:`receive_first` either return a message, removed from the
+  mailbox, or raise having removed nothing. A message is never lost to a cancellation and never
+  handed out twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+import attrs
+import outcome
+import trio
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+from ._trace import TraceEvent, TraceKind, Tracer
+
+if TYPE_CHECKING:
+    from ._ref import ActorRef
+
+__all__ = ["Mailbox", "MailboxClosed", "MailboxFull", "MailboxStats", "Overflow", "receive_first"]
+
+M = TypeVar("M")
+
+
+class Overflow(enum.Enum):
+    """What a full mailbox does with one more message."""
+
+    BLOCK = "block"  #: the sender waits for room (``put_nowait`` raises ``trio.WouldBlock``)
+    DROP_OLDEST = "drop-oldest"  #: the oldest queued message is discarded to make room
+    DROP_NEWEST = "drop-newest"  #: the new message is discarded
+    FAIL = "fail"  #: the new message is refused and the sender gets :class:`MailboxFull`
+
+
+class MailboxFull(Exception):
+    """A mailbox with ``Overflow.FAIL`` was full; the message was not accepted."""
+
+
+class MailboxClosed(trio.ClosedResourceError):
+    """The mailbox is closed (its actor has stopped); the message was not accepted."""
+
+
+@attrs.frozen
+class MailboxStats:
+    """Counters of one mailbox. Always ``received == delivered + dropped + depth``."""
+
+    name: str
+    capacity: int
+    overflow: Overflow
+    depth: int  #: messages waiting now
+    peak_depth: int  #: the most that ever waited at once
+    received: int  #: messages that reached the mailbox (accepted or dropped by the policy)
+    delivered: int  #: messages taken by the consumer
+    dropped: int  #: messages discarded by the overflow policy or a discarding close
+    closed: bool
+
+
+class _Waiter:
+    """A consumer parked on one or more mailboxes; the first put into any of them wakes it."""
+
+    __slots__ = ("mailboxes", "task")
+
+    def __init__(self, task: Task, mailboxes: Sequence[Mailbox[object]]) -> None:
+        self.task = task
+        self.mailboxes = mailboxes
+
+    def detach(self) -> None:
+        for mailbox in self.mailboxes:
+            mailbox._waiter = None
+
+    def wake(self) -> None:
+        self.detach()
+        reschedule(self.task)
+
+
+class Mailbox(Generic[M]):
+    """A bounded FIFO of messages for one consumer, with an overflow policy and counters."""
+
+    __slots__ = (
+        "_blocked_senders",
+        "_buffer",
+        "_capacity",
+        "_closed",
+        "_delivered",
+        "_dropped",
+        "_overflow",
+        "_peak",
+        "_received",
+        "_ref",
+        "_tracer",
+        "_waiter",
+        "name",
+    )
+
+    def __init__(
+        self,
+        capacity: int,
+        overflow: Overflow | str = Overflow.BLOCK,
+        *,
+        name: str = "mailbox",
+        tracer: Tracer | None = None,
+    ) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"mailbox capacity must be an int >= 1, got {capacity!r}")
+        self.name = name
+        self._capacity = capacity
+        self._overflow = Overflow(overflow)
+        self._tracer = tracer
+        self._buffer: deque[M] = deque()
+        self._blocked_senders: OrderedDict[Task, M] = OrderedDict()
+        self._waiter: _Waiter | None = None
+        self._closed = False
+        self._received = 0
+        self._delivered = 0
+        self._dropped = 0
+        self._peak = 0
+        self._ref: ActorRef[M] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Mailbox {self.name!r} {len(self._buffer)}/{self._capacity} {self._overflow.value}>"
+        )
+
+    @property
+    def ref(self) -> ActorRef[M]:
+        """The send-only handle to this mailbox."""
+        if self._ref is None:
+            from ._ref import ActorRef
+
+            self._ref = ActorRef(self)
+        return self._ref
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def overflow(self) -> Overflow:
+        return self._overflow
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def stats(self) -> MailboxStats:
+        return MailboxStats(
+            name=self.name,
+            capacity=self._capacity,
+            overflow=self._overflow,
+            depth=len(self._buffer),
+            peak_depth=self._peak,
+            received=self._received,
+            delivered=self._delivered,
+            dropped=self._dropped,
+            closed=self._closed,
+        )
+
+    def _trace(self, kind: TraceKind, message: object) -> None:
+        assert self._tracer is not None
+        self._tracer(TraceEvent(kind, self.name, trio.current_time(), message))
+
+    def _accept(self, message: M) -> None:
+        buffer = self._buffer
+        buffer.append(message)
+        self._received += 1
+        if len(buffer) > self._peak:
+            self._peak = len(buffer)
+        if self._tracer is not None:
+            self._trace(TraceKind.SEND, message)
+        if self._waiter is not None:
+            self._waiter.wake()
+
+    # -- producer side ---------------------------------------------------------------------------
+
+    def put_nowait(self, message: M) -> bool:
+        """Offer a message without waiting; return whether it was accepted.
+
+        Under ``DROP_NEWEST`` a full mailbox returns ``False``; under ``DROP_OLDEST`` it accepts
+        after discarding the oldest. Raises :class:`MailboxClosed` when closed, ``trio.WouldBlock``
+        when full under ``BLOCK``, :class:`MailboxFull` when full under ``FAIL``.
+        """
+        if self._closed:
+            raise MailboxClosed(f"mailbox {self.name!r} is closed")
+        if len(self._buffer) < self._capacity:
+            self._accept(message)
+            return True
+        overflow = self._overflow
+        if overflow is Overflow.BLOCK:
+            raise trio.WouldBlock
+        if overflow is Overflow.DROP_OLDEST:
+            evicted = self._buffer.popleft()
+            self._dropped += 1
+            if self._tracer is not None:
+                self._trace(TraceKind.DROP, evicted)
+            self._accept(message)
+            return True
+        self._received += 1
+        self._dropped += 1
+        if self._tracer is not None:
+            self._trace(TraceKind.DROP, message)
+        if overflow is Overflow.FAIL:
+            raise MailboxFull(f"mailbox {self.name!r} is full ({self._capacity} messages)")
+        return False
+
+    async def put(self, message: M) -> bool:
+        """Offer a message, waiting for room under ``BLOCK``; return whether it was accepted.
+
+        Always a checkpoint. If cancelled while waiting, the message was not accepted.
+        """
+        await checkpoint_if_cancelled()
+        try:
+            accepted = self.put_nowait(message)
+        except trio.WouldBlock:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return accepted
+
+        task = current_task()
+        self._blocked_senders[task] = message
+
+        def abort(_: object) -> Abort:
+            del self._blocked_senders[task]
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+        return True
+
+    # -- consumer side ---------------------------------------------------------------------------
+
+    def get_nowait(self) -> M:
+        """Take the oldest message. Raises ``trio.WouldBlock`` when empty, ``trio.EndOfChannel``
+        when closed and empty."""
+        buffer = self._buffer
+        if not buffer:
+            if self._closed:
+                raise trio.EndOfChannel
+            raise trio.WouldBlock
+        message = buffer.popleft()
+        self._delivered += 1
+        if self._tracer is not None:
+            self._trace(TraceKind.RECEIVE, message)
+        if self._blocked_senders:
+            sender, waiting = self._blocked_senders.popitem(last=False)
+            self._accept(waiting)
+            reschedule(sender)
+        return message
+
+    async def get(self) -> M:
+        """Take the oldest message, waiting for one. Raises ``trio.EndOfChannel`` once the mailbox
+        is closed and drained. Always a checkpoint; cancellation never loses a message."""
+        await checkpoint_if_cancelled()
+        if self._buffer or self._closed:
+            message = self.get_nowait()
+            await cancel_shielded_checkpoint()
+            return message
+        while not self._buffer and not self._closed:
+            await _park((self,))  # type: ignore[arg-type]
+        return self.get_nowait()
+
+    def __aiter__(self) -> Mailbox[M]:
+        return self
+
+    async def __anext__(self) -> M:
+        try:
+            return await self.get()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self, *, discard: bool = False) -> None:
+        """Refuse further messages. Blocked senders get :class:`MailboxClosed`. The consumer drains
+        what is queued and then gets ``trio.EndOfChannel`` — or at once, with ``discard=True``, in
+        which case the queued messages count as dropped. Idempotent."""
+        if discard:
+            while self._buffer:
+                dropped = self._buffer.popleft()
+                self._dropped += 1
+                if self._tracer is not None:
+                    self._trace(TraceKind.DROP, dropped)
+        if self._closed:
+            return
+        self._closed = True
+        error = outcome.Error(MailboxClosed(f"mailbox {self.name!r} is closed"))
+        while self._blocked_senders:
+            sender, _ = self._blocked_senders.popitem(last=False)
+            reschedule(sender, error)
+        if self._waiter is not None:
+            self._waiter.wake()
+
+
+async def _park(mailboxes: Sequence[Mailbox[object]]) -> None:
+    """Wait until a put or close on any of ``mailboxes``. Cancellable; takes nothing."""
+    for mailbox in mailboxes:
+        if mailbox._waiter is not None:
+            raise trio.BusyResourceError(
+                f"another task is already receiving from mailbox {mailbox.name!r}"
+            )
+    waiter = _Waiter(current_task(), mailboxes)
+    for mailbox in mailboxes:
+        mailbox._waiter = waiter
+
+    def abort(_: object) -> Abort:
+        waiter.detach()
+        return Abort.SUCCEEDED
+
+    await wait_task_rescheduled(abort)
+
+
+async def receive_first(*mailboxes: Mailbox[M]) -> tuple[int, M]:
+    """Take one message from the first non-empty mailbox in argument order, waiting if all are
+    empty; return ``(index, message)``.
+
+    Earlier mailboxes have priority: put a control mailbox first so its messages overtake queued
+    data. A closed, drained mailbox is skipped; when all are closed and drained this raises
+    ``trio.EndOfChannel``. Always a checkpoint; cancellation never loses a message.
+    """
+    await checkpoint_if_cancelled()
+    yielded = False
+    while True:
+        all_ended = True
+        for index, mailbox in enumerate(mailboxes):
+            if mailbox._buffer:
+                message = mailbox.get_nowait()
+                if not yielded:
+                    await cancel_shielded_checkpoint()
+                return index, message
+            if not mailbox._closed:
+                all_ended = False
+        if all_ended:
+            if not yielded:
+                await cancel_shielded_checkpoint()
+            raise trio.EndOfChannel
+        await _park(mailboxes)  # type: ignore[arg-type]
+        yielded = True
