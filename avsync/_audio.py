@@ -1,0 +1,194 @@
+"""Audio input: validation at the call site, conversion with PyAV, cutting into packets.
+
+Pure functions and small state objects; no trio here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from ._config import SyncConfig
+from ._errors import InvalidAudioError, InvalidAudioTypeError
+from ._messages import Samples
+
+__all__ = ["AudioConverter", "Packetizer", "PreparedAudio", "prepare_audio"]
+
+MIN_INPUT_RATE = 8000
+MAX_INPUT_RATE = 96000
+
+
+class PreparedAudio:
+    """Validated input audio, copied, in PyAV's ndarray layout for ``format``."""
+
+    __slots__ = ("data", "format", "frames", "layout", "rate")
+
+    def __init__(
+        self, data: npt.NDArray[Any], format: str, layout: str, rate: int, frames: int
+    ) -> None:
+        self.data = data
+        self.format = format
+        self.layout = layout
+        self.rate = rate
+        self.frames = frames
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.rate
+
+
+def _check_rate(rate: object) -> int:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        raise InvalidAudioError(f"sample_rate must be an int, got {rate!r}")
+    if not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
+        raise InvalidAudioError(
+            f"sample_rate must be from {MIN_INPUT_RATE} to {MAX_INPUT_RATE} Hz, got {rate}"
+        )
+    return int(rate)
+
+
+def _check_finite(data: npt.NDArray[Any]) -> None:
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise InvalidAudioError("audio samples must be finite (found NaN or inf)")
+
+
+def prepare_audio(samples: object, sample_rate: int | None, config: SyncConfig) -> PreparedAudio:
+    """Validate ``write_audio`` input and take a private copy. Raises an
+    :class:`InvalidAudioError` / :class:`InvalidAudioTypeError` that says what is wrong."""
+    if isinstance(samples, av.AudioFrame):
+        if samples.samples == 0:
+            raise InvalidAudioError("audio frame has no samples")
+        rate = _check_rate(samples.sample_rate)
+        if sample_rate is not None and _check_rate(sample_rate) != rate:
+            raise InvalidAudioError(
+                f"sample_rate={sample_rate} contradicts the frame's sample_rate={rate}"
+            )
+        data = samples.to_ndarray()
+        _check_finite(data)
+        return PreparedAudio(data, samples.format.name, samples.layout.name, rate, samples.samples)
+
+    if not isinstance(samples, np.ndarray):
+        raise InvalidAudioTypeError(
+            f"audio must be a numpy array or av.AudioFrame, got {type(samples).__name__}"
+        )
+    if samples.dtype == np.int16:
+        sample_format = "s16"
+    elif samples.dtype == np.float32:
+        sample_format = "flt"
+    else:
+        raise InvalidAudioTypeError(f"audio samples must be int16 or float32, got {samples.dtype}")
+    rate = config.sample_rate if sample_rate is None else _check_rate(sample_rate)
+    if samples.ndim == 1 or (samples.ndim == 2 and samples.shape[1] == 1):
+        layout = "mono"
+    elif samples.ndim == 2 and samples.shape[1] == config.channels:
+        layout = config.layout
+    elif samples.ndim == 2:
+        raise InvalidAudioError(
+            f"audio has {samples.shape[1]} channels but the synchroniser has "
+            f"channels={config.channels} (pass shape (n,) or (n, {config.channels}))"
+        )
+    else:
+        raise InvalidAudioError(
+            f"audio must have shape (n,) or (n, channels), got shape {samples.shape}"
+        )
+    frames = samples.shape[0]
+    if frames == 0:
+        raise InvalidAudioError("audio chunk has no samples")
+    _check_finite(samples)
+    # PyAV's packed layout: one row of interleaved samples. reshape on a C-contiguous copy.
+    data = np.array(samples, dtype=samples.dtype, order="C", copy=True).reshape(1, -1)
+    return PreparedAudio(data, sample_format, layout, rate, frames)
+
+
+class AudioConverter:
+    """Turns prepared chunks into int16 samples at the output rate and layout.
+
+    Input already in the output format passes through untouched; anything else goes through one
+    ``av.AudioResampler`` per input signature (format, layout, rate). Samples the resampler holds
+    back come out with the next chunk or at :meth:`flush`, so every input sample comes out once.
+    """
+
+    def __init__(self, rate: int, layout: str) -> None:
+        self.rate = rate
+        self.layout = layout
+        self.channels = 1 if layout == "mono" else 2
+        self._signature: tuple[str, str, int] | None = None
+        self._resampler: av.AudioResampler | None = None
+
+    def convert(self, chunk: PreparedAudio) -> Samples:
+        """The chunk's audio (plus anything held back before), shape (n, channels)."""
+        if chunk.format == "s16" and chunk.rate == self.rate and chunk.layout == self.layout:
+            if self._resampler is None:
+                return chunk.data.reshape(-1, self.channels)  # type: ignore[no-any-return]
+            held = self.flush()
+            return np.concatenate([held, chunk.data.reshape(-1, self.channels)])
+        signature = (chunk.format, chunk.layout, chunk.rate)
+        parts: list[Samples] = []
+        if self._signature != signature:
+            parts.append(self.flush())
+            self._resampler = av.AudioResampler(format="s16", layout=self.layout, rate=self.rate)
+            self._signature = signature
+        frame = av.AudioFrame.from_ndarray(chunk.data, format=chunk.format, layout=chunk.layout)
+        frame.sample_rate = chunk.rate
+        assert self._resampler is not None
+        parts.extend(self._to_samples(out) for out in self._resampler.resample(frame))
+        return self._join(parts)
+
+    def flush(self) -> Samples:
+        """Whatever the resampler still holds; afterwards the converter starts afresh."""
+        parts: list[Samples] = []
+        if self._resampler is not None:
+            parts = [self._to_samples(out) for out in self._resampler.resample(None)]
+        self._resampler = None
+        self._signature = None
+        return self._join(parts)
+
+    def _to_samples(self, frame: av.AudioFrame) -> Samples:
+        return frame.to_ndarray().reshape(-1, self.channels)  # type: ignore[no-any-return]
+
+    def _join(self, parts: list[Samples]) -> Samples:
+        parts = [part for part in parts if len(part)]
+        if not parts:
+            return np.zeros((0, self.channels), np.int16)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class Packetizer:
+    """Cuts a stream of samples into packets of exactly ``packet_samples``."""
+
+    def __init__(self, packet_samples: int, channels: int) -> None:
+        self.packet_samples = packet_samples
+        self.channels = channels
+        self._pending: Samples = np.zeros((0, channels), np.int16)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def push(self, samples: Samples) -> list[Samples]:
+        """Full packets now available, oldest first."""
+        if len(self._pending):
+            samples = np.concatenate([self._pending, samples])
+        size = self.packet_samples
+        full = len(samples) // size
+        packets = [samples[i * size : (i + 1) * size] for i in range(full)]
+        self._pending = samples[full * size :]
+        return packets
+
+    def finish(self) -> tuple[Samples, int] | None:
+        """The last, partial packet padded with silence, and how many samples in it are real."""
+        real = len(self._pending)
+        if real == 0:
+            return None
+        packet = np.zeros((self.packet_samples, self.channels), np.int16)
+        packet[:real] = self._pending
+        self._pending = packet[:0]
+        return packet, real
+
+
+def duration_samples(seconds: float, rate: int) -> int:
+    return math.floor(seconds * rate + 0.5)

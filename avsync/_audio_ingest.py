@@ -1,0 +1,142 @@
+"""The audio-ingest actor: converts written audio and cuts it into stamped packets."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import trio
+
+import actors
+
+from ._audio import AudioConverter, Packetizer, PreparedAudio, duration_samples
+from ._config import SyncConfig
+from ._messages import AudioIn, AudioPacket, EndAudio, EndOfSpeech, Flush, Samples, WaitPlayout
+
+__all__ = ["AudioCounters", "AudioIngestActor"]
+
+
+@attrs.define
+class AudioCounters:
+    """Audio accounting shared by the facade, ingest and clock (seconds)."""
+
+    dropped_stale_s: float = 0.0
+    dropped_overflow_s: float = 0.0
+    underrun_s: float = 0.0
+    packets_emitted: int = 0
+
+
+class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
+    """Turns ``AudioIn`` chunks into packets of exactly ``packet_ms`` in the output format,
+    stamped with their epoch and media time, and hands them to the clock's packet buffer (which
+    is the bounded audio buffer: its overflow policy is the config's).
+
+    Every sample written comes out once, unless a flush or the overflow policy dropped it
+    (counted). A gap in audio pts is filled with silence. Cancellation loses at most the chunk
+    being converted.
+    """
+
+    def __init__(
+        self,
+        config: SyncConfig,
+        control: actors.Mailbox[Flush],
+        packets: actors.ActorRef[AudioPacket],
+        clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout],
+        counters: AudioCounters,
+    ) -> None:
+        self.config = config
+        self.control = control
+        self.packets = packets
+        self.clock_requests = clock_requests
+        self.counters = counters
+        self.epoch = 0
+        self._start_epoch(0)
+
+    def _start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.converter = AudioConverter(self.config.sample_rate, self.config.layout)
+        self.packetizer = Packetizer(self.config.packet_samples, self.config.channels)
+        self.next_start: int | None = None  # media sample of the next packet's first sample
+        self.first_arrival = 0.0
+
+    async def run(self, context: actors.Context[AudioIn | EndAudio]) -> None:
+        while True:
+            try:
+                _, message = await actors.receive_first(self.control, context.inbox)
+            except trio.EndOfChannel:
+                return
+            if context.inbox.closed and not len(context.inbox):
+                return
+            if isinstance(message, Flush):
+                self._flush(message.epoch)
+            elif isinstance(message, AudioIn):
+                await self._audio(message)
+            else:
+                await self._end(message)
+
+    def _flush(self, epoch: int) -> None:
+        if epoch <= self.epoch:
+            return
+        pending = self.packetizer.pending
+        self.counters.dropped_stale_s += pending / self.config.sample_rate
+        self._start_epoch(epoch)
+
+    def _apply_flushes(self) -> None:
+        while len(self.control):
+            self._flush(self.control.get_nowait().epoch)
+
+    def _is_stale(self, epoch: int) -> bool:
+        self._apply_flushes()
+        if epoch > self.epoch:
+            self._flush(epoch)
+        return epoch < self.epoch
+
+    async def _audio(self, chunk: AudioIn) -> None:
+        rate = self.config.sample_rate
+        if self._is_stale(chunk.epoch):
+            self.counters.dropped_stale_s += chunk.frames / chunk.rate
+            return
+        prepared = PreparedAudio(chunk.data, chunk.format, chunk.layout, chunk.rate, chunk.frames)
+        samples = self.converter.convert(prepared)
+        if self.next_start is None:
+            self.first_arrival = chunk.arrived_at
+            self.next_start = duration_samples(chunk.pts or 0.0, rate)
+        elif chunk.pts is not None:
+            gap = duration_samples(chunk.pts, rate) - (self.next_start + self.packetizer.pending)
+            if gap > 0:  # the writer skipped ahead: fill with silence to keep media time
+                silence = np.zeros((gap, self.config.channels), np.int16)
+                samples = np.concatenate([silence, samples])
+        await self._send(chunk.epoch, self.packetizer.push(samples))
+
+    async def _end(self, message: EndAudio) -> None:
+        if self._is_stale(message.epoch):
+            return
+        packets = self.packetizer.push(self.converter.flush())
+        last = self.packetizer.finish()
+        if self.next_start is None:
+            self.next_start = 0
+        await self._send(message.epoch, packets)
+        real = 0
+        if last is not None and not self._is_stale(message.epoch):
+            real = last[1]
+            await self._send(message.epoch, [last[0]], real_in_last=real)
+        if not self._is_stale(message.epoch):
+            assert self.next_start is not None
+            end = self.next_start - (self.config.packet_samples - real if real else 0)
+            await self.clock_requests.tell(EndOfSpeech(message.epoch, end))
+
+    async def _send(self, epoch: int, packets: list[Samples], real_in_last: int | None = None) -> None:
+        size = self.config.packet_samples
+        for index, samples in enumerate(packets):
+            if self._is_stale(epoch):  # a flush arrived while we waited for room
+                dropped = sum(len(p) for p in packets[index:])
+                self.counters.dropped_stale_s += dropped / self.config.sample_rate
+                return
+            real = real_in_last if real_in_last is not None and index == len(packets) - 1 else size
+            assert self.next_start is not None
+            packet = AudioPacket(epoch, self.next_start, samples, real, self.first_arrival)
+            self.next_start += size
+            accepted_before = self.packets.stats().dropped
+            await self.packets.tell(packet)
+            evicted = self.packets.stats().dropped - accepted_before
+            if evicted:
+                self.counters.dropped_overflow_s += evicted * size / self.config.sample_rate

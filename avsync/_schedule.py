@@ -1,0 +1,340 @@
+"""The video schedule: which frame is on screen, and from when. Pure state, no trio.
+
+Given frames (with a media time each) and clock ticks (which media time of the epoch's audio is
+heard when), it decides at every instant whether to show a new frame, repeat the last one, show the
+placeholder, or wait, and tells the caller when to ask again. See DESIGN section 3.
+
+Rules, in order of precedence:
+
+* a frame with media time ``v`` is due when the audio sample at ``v`` is emitted, plus
+  ``av_offset_s``; while audio underruns, media time pauses and so does video;
+* with no speech in the epoch yet, timestamped frames wait up to ``hold_s`` for audio to start;
+  then, and after the speech has ended, media time follows the wall clock (free-run);
+* a frame without pts is aligned with the audio write cursor at its arrival, and spaced at least
+  1/fps after the previous such frame (wall time); these are never dropped;
+* when several timestamped frames are due at once, the newest is shown, the rest are dropped-late;
+* new frames are due at least 1/fps apart (a newer due frame replaces one waiting for that).
+  The spacing is measured between due times, not emission times, so one late frame never makes
+  the frames after it late;
+* the last frame (or the placeholder) repeats 1/fps after the last emission, unless a new frame
+  is expected before the repeat after it would be due.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+import attrs
+import numpy as np
+
+from ._messages import ClockTick, FrameKind, Image, SpeechState, VideoIn
+
+__all__ = ["Emission", "VideoSchedule"]
+
+EPS = 1e-6  # seconds: times closer than this are the same instant
+LATE_SLACK_S = 0.005  # an emission this much behind plan is stamped with the real time
+DEFAULT_HOLD_S = 0.25
+
+
+@attrs.frozen
+class Emission:
+    """A frame to hand to the publisher now."""
+
+    kind: FrameKind
+    image: Image
+    epoch: int
+    at: float  #: the planned emission time (pts come from this)
+    due: float | None  #: for new frames, when the frame was due
+
+
+@attrs.define(eq=False)
+class _Frame:
+    epoch: int
+    image: Image
+    media: float  #: pts, or the audio write cursor for pts-less frames (seconds)
+    timestamped: bool
+    arrived_at: float
+
+
+@attrs.define
+class _Playout:
+    """How far the current epoch's audio has been heard."""
+
+    speech: SpeechState = SpeechState.IDLE
+    played_until: float = 0.0  #: media time (s) just after the last real sample emitted
+    played_until_at: float = 0.0  #: when that instant is heard
+    last_tick_real: bool = False  #: False while the audio underruns
+    heard: bool = False  #: whether any of the epoch's audio has been emitted
+    free_anchor: tuple[float, float] | None = None  #: (wall, media) of free-run, if any
+
+
+@attrs.define
+class ScheduleCounters:
+    emitted: int = 0
+    repeated: int = 0
+    dropped_stale: int = 0
+    dropped_late: int = 0
+    dropped_overflow: int = 0
+
+
+class VideoSchedule:
+    """Decides what the video output shows, and when."""
+
+    def __init__(
+        self,
+        *,
+        fps: float,
+        sample_rate: int,
+        capacity: int,
+        av_offset_s: float = 0.0,
+        hold_s: float = DEFAULT_HOLD_S,
+        placeholder: Image,
+        offsets_kept: int = 65536,
+    ) -> None:
+        self.interval = 1.0 / fps
+        self.rate = sample_rate
+        self.capacity = capacity
+        self.av_offset = av_offset_s
+        self.hold = hold_s
+        self.epoch = 0
+        self.counters = ScheduleCounters()
+        self._frames: deque[_Frame] = deque()
+        self._playout = _Playout()
+        self._on_screen: Image = placeholder
+        self._showing_placeholder = True
+        self._last_emit_at: float | None = None
+        self._last_new_due: float | None = None
+        self._last_untimed_due: float | None = None
+        self._offsets = np.zeros(offsets_kept, np.float64)
+        self._offsets_count = 0
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        return len(self._frames)
+
+    @property
+    def full(self) -> bool:
+        return len(self._frames) >= self.capacity
+
+    def flush(self, epoch: int) -> None:
+        """Drop every frame older than ``epoch``; the frame on screen stays and may repeat."""
+        if epoch <= self.epoch:
+            return
+        self.epoch = epoch
+        kept = [frame for frame in self._frames if frame.epoch >= epoch]
+        self.counters.dropped_stale += len(self._frames) - len(kept)
+        self._frames = deque(kept)
+        self._playout = _Playout()
+        self._last_untimed_due = None
+
+    def add(self, frame: VideoIn) -> bool:
+        """Queue a frame; return False if it was stale (and counted). When full, the oldest
+        queued frame is dropped (counted) — callers that must not drop check :attr:`full` first."""
+        if frame.epoch < self.epoch:
+            self.counters.dropped_stale += 1
+            return False
+        if frame.epoch > self.epoch:
+            self.flush(frame.epoch)
+        while len(self._frames) >= self.capacity:
+            self._frames.popleft()
+            self.counters.dropped_overflow += 1
+        timestamped = frame.pts is not None
+        entry = _Frame(
+            frame.epoch,
+            frame.image,
+            frame.pts if frame.pts is not None else frame.cursor,
+            timestamped,
+            frame.arrived_at,
+        )
+        frames = self._frames
+        if not frames or frames[-1].media <= entry.media or not timestamped:
+            frames.append(entry)
+        else:  # out of media order: keep the queue sorted (rare)
+            ordered = list(frames)
+            bisect.insort_right(ordered, entry, key=lambda f: f.media)
+            self._frames = deque(ordered)
+        return True
+
+    def on_tick(self, tick: ClockTick) -> None:
+        """Take in where the epoch's audio playout stands."""
+        if tick.epoch < self.epoch:
+            return
+        if tick.epoch > self.epoch:
+            self.flush(tick.epoch)
+        playout = self._playout
+        playout.speech = tick.speech
+        if tick.start is not None:
+            playout.heard = True
+            playout.played_until = (tick.start + tick.real) / self.rate
+            playout.played_until_at = tick.at + tick.real / self.rate
+            playout.last_tick_real = True
+            playout.free_anchor = None
+        else:
+            playout.last_tick_real = False
+        if tick.speech is SpeechState.ENDED and not playout.heard:
+            playout.speech = SpeechState.IDLE  # a turn without audio: nothing to follow
+        elif tick.speech is SpeechState.ENDED and playout.free_anchor is None:
+            playout.free_anchor = (playout.played_until_at, playout.played_until)
+
+    # -- timing ----------------------------------------------------------------------------------
+
+    def _due(self, frame: _Frame, now: float) -> float | None:
+        """When ``frame`` is due, if that is known yet (without the pts-less spacing)."""
+        playout = self._playout
+        v = frame.media
+        speech = playout.speech
+        if speech is SpeechState.ACTIVE:
+            # A timestamped frame needs the sample at v itself; a pts-less one is aligned with
+            # the end of the audio written before it, which is heard when the sample before ends.
+            if v < playout.played_until - EPS or (
+                not frame.timestamped and v <= playout.played_until + EPS
+            ):
+                return playout.played_until_at - (playout.played_until - v) + self.av_offset
+            return None
+        if speech is SpeechState.PENDING:
+            return None
+        if not frame.timestamped:
+            if speech is SpeechState.IDLE:
+                if v > playout.played_until + EPS:
+                    return None  # audio was written before it: wait until that is heard
+                return frame.arrived_at + self.av_offset
+            anchor_at, anchor_media = playout.free_anchor or (frame.arrived_at, v)
+            return max(anchor_at + (v - anchor_media), frame.arrived_at) + self.av_offset
+        if speech is SpeechState.IDLE and playout.free_anchor is None:
+            if now < frame.arrived_at + self.hold - EPS:
+                return None
+            playout.free_anchor = (frame.arrived_at + self.hold, v)
+        assert playout.free_anchor is not None
+        anchor_at, anchor_media = playout.free_anchor
+        return anchor_at + (v - anchor_media) + self.av_offset
+
+    def _untimed_due(self, frame: _Frame, now: float) -> float | None:
+        due = self._due(frame, now)
+        if due is None or self._last_untimed_due is None:
+            return due
+        return max(due, self._last_untimed_due + self.interval)
+
+    def _expected(self, frame: _Frame) -> float | None:
+        """When ``frame`` will be due if the audio keeps playing without a gap, or the hold
+        expires; None if nobody can tell."""
+        playout = self._playout
+        if playout.speech is SpeechState.ACTIVE and playout.last_tick_real:
+            due = playout.played_until_at + (frame.media - playout.played_until) + self.av_offset
+        elif playout.speech is SpeechState.IDLE and frame.timestamped and playout.free_anchor is None:
+            due = frame.arrived_at + self.hold
+        else:
+            return None
+        if not frame.timestamped and self._last_untimed_due is not None:
+            due = max(due, self._last_untimed_due + self.interval)
+        return due
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def poll(self, now: float) -> tuple[Emission | None, float | None]:
+        """What to emit at ``now`` (at most one frame), and when to poll again at the latest
+        (None: not before a frame or a tick arrives). After an emission, poll again at once."""
+        choice, head_due = self._choose_new(now)
+        if choice is not None:
+            release = self._release()
+            if release is None or now >= release - EPS:
+                return self._emit_new(*choice, now), now
+            return None, release  # cap: wait (a newer frame due by then replaces this one)
+        if self._last_emit_at is None:
+            return self._emit_repeat(now, now), now  # the placeholder, from the start
+        upcoming = head_due
+        if upcoming is None and self._frames:
+            upcoming = self._expected(self._frames[0])
+        # An expected frame whose time has come hinges on a tick that is on its way.
+        upcoming_deadline = upcoming if upcoming is not None and upcoming > now + EPS else None
+        next_repeat = self._last_emit_at + self.interval
+        if now < next_repeat - EPS:
+            return None, _earliest(next_repeat, upcoming_deadline)
+        if upcoming is not None and upcoming < next_repeat + self.interval - EPS:
+            return None, upcoming_deadline  # a new frame comes before the repeat after this one
+        return self._emit_repeat(next_repeat, now), now
+
+    def _choose_new(self, now: float) -> tuple[tuple[_Frame, float] | None, float | None]:
+        """The frame to show now, if any (dropping the older of several due timestamped
+        frames), and otherwise when the head frame falls due, if known."""
+        frames = self._frames
+        chosen: tuple[_Frame, float] | None = None
+        while frames:
+            frame = frames[0]
+            due = self._due(frame, now) if frame.timestamped else self._untimed_due(frame, now)
+            if due is None or due > now + EPS:
+                return chosen, due if chosen is None else None
+            if not frame.timestamped:
+                if chosen is not None:  # a pts-less frame is never dropped: show the due one first
+                    return chosen, None
+                return (frame, due), None
+            if chosen is not None:
+                frames.popleft()
+                self.counters.dropped_late += 1
+                chosen = None
+                continue
+            chosen = (frame, due)
+            if len(frames) == 1:
+                break
+            upcoming = frames[1]
+            if not upcoming.timestamped:
+                break
+            next_due = self._due(upcoming, now)
+            if next_due is None or next_due > now + EPS:
+                break
+            frames.popleft()  # the newer one is due too: this one is late
+            self.counters.dropped_late += 1
+            chosen = None
+        return chosen, None
+
+    def _release(self) -> float | None:
+        """The earliest time the next new frame may go out (the fps cap), if any."""
+        return None if self._last_new_due is None else self._last_new_due + self.interval
+
+    def _emit_new(self, frame: _Frame, due: float, now: float) -> Emission:
+        self._frames.popleft()
+        release = self._release()
+        slot = due if release is None else max(due, release)
+        at = self._stamp(slot, now)
+        if not frame.timestamped:
+            self._last_untimed_due = due
+        self._on_screen = frame.image
+        self._showing_placeholder = False
+        self._last_new_due = slot
+        self._last_emit_at = at
+        self.counters.emitted += 1
+        self._offsets[self._offsets_count % len(self._offsets)] = now - due
+        self._offsets_count += 1
+        return Emission(FrameKind.NEW, frame.image, frame.epoch, at, due)
+
+    def _emit_repeat(self, planned: float, now: float) -> Emission:
+        at = self._stamp(planned, now)
+        self._last_emit_at = at
+        self.counters.emitted += 1
+        self.counters.repeated += 1
+        kind = FrameKind.PLACEHOLDER if self._showing_placeholder else FrameKind.REPEAT
+        return Emission(kind, self._on_screen, self.epoch, at, None)
+
+    def _stamp(self, planned: float, now: float) -> float:
+        """The time an emission is stamped with: its plan, unless it is badly behind plan."""
+        at = planned if planned >= now - LATE_SLACK_S else now
+        if self._last_emit_at is not None and at <= self._last_emit_at:
+            at = now if now > self._last_emit_at else self._last_emit_at + EPS
+        return at
+
+    # -- stats -----------------------------------------------------------------------------------
+
+    def offsets_ms(self) -> np.ndarray:
+        """(emit time − due time) of the most recent new frames, in ms."""
+        count = min(self._offsets_count, len(self._offsets))
+        return self._offsets[:count] * 1000.0
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)

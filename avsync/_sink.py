@@ -1,0 +1,247 @@
+"""Output sinks: small drop-oldest buffers between the publisher and each consumer.
+
+The publisher pushes without ever waiting, so a consumer that stalls costs only its own oldest
+items (counted). A flush purges stale items still waiting in a sink: audio is replaced by a fade
+or silence with the same pts (so audio pts stay gapless), video is dropped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Generic, TypeVar
+
+import av
+import numpy as np
+import trio
+
+from ._messages import Samples
+
+__all__ = ["AudioSink", "SinkChannel", "SinkRegistry", "VideoSink"]
+
+F = TypeVar("F", av.AudioFrame, av.VideoFrame)
+
+
+class _Sink(Generic[F]):
+    """One consumer's buffer: (epoch, frame) items, bounded, drop-oldest."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.dropped = 0
+        self._items: deque[tuple[int, F]] = deque()
+        self._closed = False  # producer side: no more items will come
+        self._detached = False  # consumer side: closed by the consumer
+        self._waiting = trio.lowlevel.ParkingLot()
+
+    @property
+    def detached(self) -> bool:
+        return self._detached
+
+    def push(self, epoch: int, frame: F) -> None:
+        if self._closed:
+            return
+        if len(self._items) >= self.capacity:
+            self._items.popleft()
+            self.dropped += 1
+        self._items.append((epoch, frame))
+        self._waiting.unpark()
+
+    def close(self) -> None:
+        self._closed = True
+        self._waiting.unpark_all()
+
+    def detach(self) -> None:
+        self._detached = True
+        self._items.clear()
+        self.close()
+
+    def _delivered(self, item: tuple[int, F]) -> None:
+        """Called with each item as the consumer takes it."""
+
+    async def receive(self) -> F:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._detached:
+            raise trio.ClosedResourceError("this output channel was closed")
+        if self._items:
+            item = self._items.popleft()
+            self._delivered(item)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return item[1]
+        while not self._items:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._waiting.park()
+            if self._detached:
+                raise trio.ClosedResourceError("this output channel was closed")
+        item = self._items.popleft()
+        self._delivered(item)
+        return item[1]
+
+    def receive_nowait(self) -> F:
+        if self._detached:
+            raise trio.ClosedResourceError("this output channel was closed")
+        if not self._items:
+            raise trio.EndOfChannel if self._closed else trio.WouldBlock
+        item = self._items.popleft()
+        self._delivered(item)
+        return item[1]
+
+
+class VideoSink(_Sink[av.VideoFrame]):
+    def purge(self, epoch: int) -> int:
+        """Drop queued frames older than ``epoch``; return how many."""
+        kept = deque(item for item in self._items if item[0] >= epoch)
+        purged = len(self._items) - len(kept)
+        self._items = kept
+        return purged
+
+
+class AudioSink(_Sink[av.AudioFrame]):
+    """Also remembers the last sample its consumer took, to fade out from it after a flush."""
+
+    def __init__(self, capacity: int, channels: int) -> None:
+        super().__init__(capacity)
+        self.channels = channels
+        self.last_delivered = np.zeros(channels, np.int16)
+        self._last_of: dict[int, Samples] = {}  # id(frame) -> its last sample, while queued
+        self._fade: Samples | None = None  # ramp still to add to the next packets
+
+    def push_packet(self, epoch: int, frame: av.AudioFrame, samples: Samples) -> None:
+        """Queue ``frame`` (whose int16 samples are ``samples``), adding any pending fade."""
+        if self._fade is not None:
+            samples, self._fade = _add_ramp(samples, self._fade)
+            frame = make_audio_frame(samples, frame.pts, frame.sample_rate, frame.layout.name)
+        if len(self._items) >= self.capacity:
+            self._last_of.pop(id(self._items[0][1]), None)
+        self._last_of[id(frame)] = samples[-1]
+        self.push(epoch, frame)
+
+    def _delivered(self, item: tuple[int, av.AudioFrame]) -> None:
+        last = self._last_of.pop(id(item[1]), None)
+        if last is not None:
+            self.last_delivered = last
+
+    def purge(self, epoch: int, ramp: Samples) -> float:
+        """Replace queued packets older than ``epoch`` by a fade from the last sample delivered
+        (then silence), keeping their pts; if none are queued, fade the next packet pushed.
+        ``ramp`` is the fade's shape, from 1 down to 0, one row per sample. Return the seconds
+        of stale audio purged."""
+        fade = (ramp * self.last_delivered.astype(np.float64)).round().astype(np.int16)
+        fade = fade if len(fade) and np.any(fade) else None
+        purged = 0.0
+        items: deque[tuple[int, av.AudioFrame]] = deque()
+        for item_epoch, frame in self._items:
+            if item_epoch >= epoch:
+                items.append((item_epoch, frame))
+                continue
+            purged += frame.samples / frame.sample_rate
+            self._last_of.pop(id(frame), None)
+            silence = np.zeros((frame.samples, self.channels), np.int16)
+            if fade is not None:
+                silence, fade = _add_ramp(silence, fade)
+            replacement = make_audio_frame(silence, frame.pts, frame.sample_rate, frame.layout.name)
+            self._last_of[id(replacement)] = silence[-1]
+            items.append((epoch, replacement))
+        self._items = items
+        self._fade = fade
+        return purged
+
+
+def _add_ramp(samples: Samples, ramp: Samples) -> tuple[Samples, Samples | None]:
+    """``samples`` with the start of ``ramp`` added (clipped), and what is left of the ramp."""
+    n = min(len(samples), len(ramp))
+    mixed = samples.copy()
+    mixed[:n] = np.clip(samples[:n].astype(np.int32) + ramp[:n], -32768, 32767)
+    rest = ramp[n:]
+    return mixed, (rest if len(rest) else None)
+
+
+def make_audio_frame(samples: Samples, pts: int | None, rate: int, layout: str) -> av.AudioFrame:
+    """An s16 packed ``av.AudioFrame`` of ``samples`` (shape (n, channels))."""
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+    frame.sample_rate = rate
+    frame.pts = pts
+    frame.time_base = _time_base(rate)
+    return frame
+
+
+_TIME_BASES: dict[int, object] = {}
+
+
+def _time_base(rate: int) -> object:
+    from fractions import Fraction
+
+    base = _TIME_BASES.get(rate)
+    if base is None:
+        base = _TIME_BASES[rate] = Fraction(1, rate)
+    return base
+
+
+class SinkChannel(trio.abc.ReceiveChannel[F]):
+    """A trio receive channel over one sink; ``aclose()`` detaches it from the output."""
+
+    def __init__(self, sink: _Sink[F]) -> None:
+        self._sink = sink
+
+    async def receive(self) -> F:
+        """The next frame. Raises ``trio.EndOfChannel`` once the synchroniser is closed and
+        everything before has been received. Cancellation takes nothing."""
+        return await self._sink.receive()
+
+    def receive_nowait(self) -> F:
+        return self._sink.receive_nowait()
+
+    @property
+    def dropped(self) -> int:
+        """Frames this consumer lost because it fell behind."""
+        return self._sink.dropped
+
+    async def aclose(self) -> None:
+        self._sink.detach()
+        await trio.lowlevel.checkpoint()
+
+
+class SinkRegistry:
+    """The sinks currently attached to the outputs; shared by the publisher and the facade, so
+    it survives a restart of the publisher."""
+
+    def __init__(self, channels: int, audio_capacity: int, video_capacity: int) -> None:
+        self.channels = channels
+        self.audio_capacity = audio_capacity
+        self.video_capacity = video_capacity
+        self.audio: list[AudioSink] = []
+        self.video: list[VideoSink] = []
+        self.closed = False
+        self.dropped_by_detached = 0
+
+    def add_audio(self) -> AudioSink:
+        sink = AudioSink(self.audio_capacity, self.channels)
+        if self.closed:
+            sink.close()
+        else:
+            self.audio.append(sink)
+        return sink
+
+    def add_video(self) -> VideoSink:
+        sink = VideoSink(self.video_capacity)
+        if self.closed:
+            sink.close()
+        else:
+            self.video.append(sink)
+        return sink
+
+    def prune(self) -> None:
+        """Forget sinks whose consumer has closed them."""
+        for sinks in (self.audio, self.video):
+            for sink in [s for s in sinks if s.detached]:
+                self.dropped_by_detached += sink.dropped
+                sinks.remove(sink)  # type: ignore[arg-type]
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_by_detached + sum(s.dropped for s in [*self.audio, *self.video])
+
+    def close(self) -> None:
+        """End every output: consumers get what is queued, then ``EndOfChannel``."""
+        self.closed = True
+        for sink in [*self.audio, *self.video]:
+            sink.close()

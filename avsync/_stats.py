@@ -1,0 +1,58 @@
+"""Snapshots handed to users: stats() and wait_for_playout() results."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["OffsetSummary", "PlayoutResult", "Stats"]
+
+
+@attrs.frozen
+class PlayoutResult:
+    """What ``wait_for_playout()`` returns."""
+
+    position: float  #: seconds of the epoch's audio emitted
+    interrupted: bool  #: True if a flush (or close) ended the wait before the audio finished
+
+
+@attrs.frozen
+class OffsetSummary:
+    """Percentiles of (emit time - due time) over new frames, in ms (0 when none yet)."""
+
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, offsets_ms: npt.NDArray[np.float64]) -> OffsetSummary:
+        if len(offsets_ms) == 0:
+            return cls(0, 0.0, 0.0, 0.0)
+        p50, p99 = np.percentile(offsets_ms, [50, 99])
+        return cls(len(offsets_ms), float(p50), float(p99), float(offsets_ms.max()))
+
+
+@attrs.frozen(kw_only=True)
+class Stats:
+    """A snapshot of one synchroniser's counters. Durations in seconds unless named _ms."""
+
+    epoch: int
+    audio_buffered_s: float  #: audio converted and waiting to be played
+    video_queued: int  #: frames waiting to be shown
+    frames_emitted: int  #: every output video frame (new, repeated, placeholder)
+    frames_repeated: int  #: the repeats (and placeholders) among them
+    frames_dropped_stale: int  #: frames of a flushed epoch, dropped
+    frames_dropped_late: int  #: frames superseded by a newer due frame
+    frames_dropped_overflow: int  #: frames dropped by a full queue (overflow="drop-oldest")
+    audio_dropped_stale_s: float  #: audio of a flushed epoch, dropped
+    audio_dropped_overflow_s: float  #: audio dropped by a full buffer (overflow="drop-oldest")
+    audio_underrun_s: float  #: silence emitted mid-speech because no audio was there
+    packets_emitted: int  #: every output audio packet, speech or silence
+    sink_frames_dropped: int  #: output items a slow sink lost (its buffer is drop-oldest)
+    flushes: int  #: start_turn() / flush() calls
+    offset: OffsetSummary  #: emit time - due time over new frames
+    offset_p50_ms: float
+    offset_p99_ms: float
+    offset_max_ms: float

@@ -1,0 +1,410 @@
+"""The public trio API: a Synchronizer facade over the five actors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import av
+import trio
+
+import actors
+
+from ._audio import prepare_audio
+from ._audio_ingest import AudioCounters, AudioIngestActor
+from ._clock import ClockActor, ClockState
+from ._config import SyncConfig
+from ._control import ControlActor, EpochState, StartTurn
+from ._errors import EpochError, InvalidAudioError, InvalidVideoError, SynchronizerClosed
+from ._messages import (
+    AudioIn,
+    AudioOut,
+    AudioPacket,
+    Barrier,
+    ClockTick,
+    EndAudio,
+    EndOfSpeech,
+    Flush,
+    VideoIn,
+    VideoOut,
+    WaitPlayout,
+)
+from ._publisher import PublisherActor, PublisherState
+from ._schedule import VideoSchedule
+from ._sink import SinkChannel, SinkRegistry
+from ._stats import OffsetSummary, PlayoutResult, Stats
+from ._video import black_image, prepare_video
+from ._video_queue import VideoQueueActor
+
+__all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer"]
+
+SHUTDOWN_GRACE_S = 0.25
+START_TURN_TIMEOUT_S = 10.0
+AUDIO_SINK_S = 0.2  # each audio output buffers at most this much
+VIDEO_SINK_FRAMES = 4  # each video output buffers at most this many frames
+
+
+class _Writer:
+    """Per-epoch bookkeeping of the writing side, checked at the call site."""
+
+    __slots__ = ("audio_cursor", "ended", "epoch", "last_audio_pts")
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.audio_cursor = 0.0  #: end of the audio written so far, media seconds
+        self.last_audio_pts: float | None = None
+        self.ended = False
+
+
+def _check_pts(pts: object, error: type[ValueError]) -> float | None:
+    if pts is None:
+        return None
+    if isinstance(pts, bool) or not isinstance(pts, (int, float)):
+        raise error(f"pts must be a number of seconds, got {pts!r}")
+    if not math.isfinite(pts) or pts < 0:
+        raise error(f"pts must be finite and non-negative, got {pts!r}")
+    return float(pts)
+
+
+class Synchronizer:
+    """One audio/video synchroniser. Create it with :func:`open_synchronizer` or
+    :func:`run_synchronizer`; see DESIGN section 5 for the contract."""
+
+    def __init__(self, config: SyncConfig, nursery: trio.Nursery) -> None:
+        self._config = config
+        self._nursery = nursery
+        self._epoch_state = EpochState()
+        self._audio_counters = AudioCounters()
+        self._writer = _Writer(0)
+        self._facade_stale_frames = 0
+        self._closed = False
+        self._closed_event = trio.Event()
+        self._group: actors.ActorGroup | None = None
+        packet_s = config.packet_s
+        self._sinks = SinkRegistry(
+            config.channels, max(2, math.ceil(AUDIO_SINK_S / packet_s)), VIDEO_SINK_FRAMES
+        )
+
+    # -- wiring ----------------------------------------------------------------------------------
+
+    async def _start(self, group: actors.ActorGroup) -> None:
+        config = self._config
+        self._group = group
+        origin = trio.current_time()
+        block = config.overflow == "block"
+
+        def control_box(name: str) -> actors.Mailbox[Any]:
+            return actors.Mailbox(64, actors.Overflow.BLOCK, name=f"{name}.control")
+
+        topic: actors.Topic[Flush] = actors.Topic("flush")
+        publisher_control: actors.Mailbox[Flush | Barrier] = control_box("publisher")
+        video_control: actors.Mailbox[Flush] = control_box("video-queue")
+        clock_control: actors.Mailbox[Flush] = control_box("clock")
+        ingest_control: actors.Mailbox[Flush] = control_box("audio-ingest")
+        for box in (ingest_control, clock_control, video_control, publisher_control):
+            topic.subscribe(box.ref)
+        self._packets: actors.Mailbox[AudioPacket] = actors.Mailbox(
+            config.audio_buffer_packets, config.overflow, name="audio-buffer"
+        )
+        ticks: actors.Mailbox[ClockTick] = actors.Mailbox(
+            256, actors.Overflow.DROP_OLDEST, name="video-queue.ticks"
+        )
+        self._schedule = VideoSchedule(
+            fps=config.fps,
+            sample_rate=config.sample_rate,
+            capacity=config.video_queue_frames,
+            av_offset_s=config.av_offset_s,
+            hold_s=max(0.25, config.playout_delay_s),
+            placeholder=black_image(config.width, config.height),
+        )
+        self._publisher_state = PublisherState(origin=origin)
+        self._clock_state = clock_state = ClockState(origin)
+
+        publisher: actors.ActorRef[AudioOut | VideoOut] = await group.spawn(
+            lambda: PublisherActor(config, self._publisher_state, publisher_control, self._sinks),
+            name="publisher",
+            capacity=1024,
+            overflow=actors.Overflow.DROP_OLDEST,
+        )
+        self._video_inbox: actors.ActorRef[VideoIn] = await group.spawn(
+            lambda: VideoQueueActor(self._schedule, video_control, ticks, publisher, block),
+            name="video-queue",
+            capacity=2,
+        )
+        self._clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout] = await group.spawn(
+            lambda: ClockActor(
+                config,
+                clock_state,
+                clock_control,
+                self._packets,
+                publisher,
+                ticks.ref,
+                self._audio_counters,
+            ),
+            name="clock",
+            capacity=256,
+        )
+        self._ingest: actors.ActorRef[AudioIn | EndAudio] = await group.spawn(
+            lambda: AudioIngestActor(
+                config,
+                ingest_control,
+                self._packets.ref,
+                self._clock_requests,
+                self._audio_counters,
+            ),
+            name="audio-ingest",
+            capacity=1,
+        )
+        self._control: actors.ActorRef[StartTurn] = await group.spawn(
+            lambda: ControlActor(self._epoch_state, topic, publisher_control.ref),
+            name="control",
+            capacity=16,
+        )
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> SyncConfig:
+        return self._config
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0 until the first ``start_turn()``)."""
+        return self._epoch_state.epoch
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SynchronizerClosed("the synchroniser is closed")
+
+    def _resolve_epoch(self, epoch: object) -> int:
+        current = self._epoch_state.epoch
+        if epoch is None:
+            return current
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            raise EpochError(f"epoch must be an int, got {epoch!r}")
+        if epoch > current:
+            raise EpochError(f"epoch {epoch} is newer than the current epoch {current}")
+        return epoch
+
+    def _writer_for(self, epoch: int) -> _Writer:
+        if self._writer.epoch != epoch:
+            self._writer = _Writer(epoch)
+        return self._writer
+
+    async def write_audio(
+        self,
+        samples: Any,
+        *,
+        sample_rate: int | None = None,
+        pts: float | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        """Queue audio for playout. ``samples``: numpy int16 or float32, shape ``(n,)`` or
+        ``(n, channels)``, or an ``av.AudioFrame`` (any format, layout and rate from 8 to 96 kHz).
+
+        Raises a ``ValueError``/``TypeError`` subclass for malformed input, :class:`EpochError`
+        for an epoch newer than the current one, :class:`SynchronizerClosed` after ``aclose()``.
+        Audio of an older epoch is counted and dropped. With ``overflow="block"``, waits while
+        ``audio_buffer_s`` is buffered. If cancelled while waiting, nothing was written.
+        """
+        self._check_open()
+        epoch = self._resolve_epoch(epoch)
+        prepared = prepare_audio(samples, sample_rate, self._config)
+        start = _check_pts(pts, InvalidAudioError)
+        if epoch < self._epoch_state.epoch:
+            self._audio_counters.dropped_stale_s += prepared.duration
+            return
+        writer = self._writer_for(epoch)
+        if writer.ended:
+            raise InvalidAudioError(
+                f"end_audio() was already called for epoch {epoch}; start_turn() begins a new turn"
+            )
+        if start is not None and writer.last_audio_pts is not None and start < writer.last_audio_pts:
+            raise InvalidAudioError(
+                f"audio pts went backwards within epoch {epoch}: {start} after {writer.last_audio_pts}"
+            )
+        message = AudioIn(
+            epoch,
+            prepared.data,
+            prepared.format,
+            prepared.layout,
+            prepared.rate,
+            prepared.frames,
+            start,
+            trio.current_time(),
+        )
+        await self._send(self._ingest, message)
+        if start is not None:
+            writer.last_audio_pts = start
+            writer.audio_cursor = max(writer.audio_cursor, start)
+        writer.audio_cursor += prepared.duration
+
+    async def write_video(
+        self, frame: Any, *, pts: float | None = None, epoch: int | None = None
+    ) -> None:
+        """Queue a frame: an ``av.VideoFrame`` (any size and format) or a numpy uint8
+        ``(h, w, 3)`` RGB array, shown at ``width x height`` (letterboxed if the aspect differs).
+
+        With ``pts`` (seconds, on the epoch's audio timeline) the frame is shown when that audio
+        is heard; without, when the audio written so far has been heard. Same errors, stale-epoch
+        and waiting behaviour as :meth:`write_audio` (the queue holds ``video_buffer_s * fps``).
+        """
+        self._check_open()
+        epoch = self._resolve_epoch(epoch)
+        image = prepare_video(frame, self._config)
+        media = _check_pts(pts, InvalidVideoError)
+        if epoch < self._epoch_state.epoch:
+            self._facade_stale_frames += 1
+            return
+        writer = self._writer_for(epoch)
+        message = VideoIn(epoch, image, media, writer.audio_cursor, trio.current_time())
+        await self._send(self._video_inbox, message)
+
+    async def end_audio(self, *, epoch: int | None = None) -> None:
+        """No more audio for this turn: speech ends once what was written has been emitted."""
+        self._check_open()
+        epoch = self._resolve_epoch(epoch)
+        if epoch < self._epoch_state.epoch:
+            return
+        writer = self._writer_for(epoch)
+        if writer.ended:
+            return
+        writer.ended = True
+        await self._send(self._ingest, EndAudio(epoch))
+
+    async def _send(self, ref: actors.ActorRef[Any], message: object) -> None:
+        try:
+            await ref.tell(message)
+        except actors.MailboxClosed:
+            raise SynchronizerClosed("the synchroniser is closed") from None
+
+    # -- turns -----------------------------------------------------------------------------------
+
+    async def start_turn(self) -> int:
+        """Begin a new turn: bump the epoch and flush everything older. Returns the new epoch.
+
+        Once this returns, no sink receives audio, or a frame not already shown, of an older
+        epoch; writes stamped with an older epoch are counted and dropped.
+        """
+        self._check_open()
+        try:
+            return await self._control.ask(StartTurn, timeout=START_TURN_TIMEOUT_S)
+        except actors.MailboxClosed:
+            raise SynchronizerClosed("the synchroniser is closed") from None
+
+    async def flush(self) -> int:
+        """The same as :meth:`start_turn`."""
+        return await self.start_turn()
+
+    async def wait_for_playout(self) -> PlayoutResult:
+        """Wait until the current epoch's audio has been emitted, after ``end_audio()``.
+
+        Returns the seconds of the epoch's audio emitted and whether a flush interrupted the
+        wait (then ``position`` is what was actually heard). Raises :class:`SynchronizerClosed`
+        if the synchroniser closes meanwhile. Cancellation leaves the synchroniser unaffected.
+        """
+        self._check_open()
+        reply: actors.Reply[PlayoutResult] = actors.Reply()
+        await self._send(self._clock_requests, WaitPlayout(self._epoch_state.epoch, reply))
+        return await reply.wait()
+
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def audio_frames(self) -> SinkChannel[av.AudioFrame]:
+        """A new output: every audio packet emitted from now on (``packet_ms`` each, s16, pts on
+        1/sample_rate). Ends with ``EndOfChannel`` after ``aclose()``."""
+        self._sinks.prune()
+        return SinkChannel(self._sinks.add_audio())
+
+    def video_frames(self) -> SinkChannel[av.VideoFrame]:
+        """A new output: every video frame emitted from now on (``width x height`` yuv420p, pts
+        on 1/90000). Ends with ``EndOfChannel`` after ``aclose()``."""
+        self._sinks.prune()
+        return SinkChannel(self._sinks.add_video())
+
+    def stats(self) -> Stats:
+        schedule = self._schedule.counters
+        offset = OffsetSummary.of(self._schedule.offsets_ms())
+        audio = self._audio_counters
+        publisher = self._publisher_state
+        buffered_packets = len(self._packets) + self._clock_state.held_packets
+        return Stats(
+            epoch=self._epoch_state.epoch,
+            audio_buffered_s=buffered_packets * self._config.packet_s,
+            video_queued=self._schedule.queued + self._video_inbox.stats().depth,
+            frames_emitted=schedule.emitted,
+            frames_repeated=schedule.repeated,
+            frames_dropped_stale=(
+                schedule.dropped_stale + publisher.frames_dropped_stale + self._facade_stale_frames
+            ),
+            frames_dropped_late=schedule.dropped_late,
+            frames_dropped_overflow=schedule.dropped_overflow,
+            audio_dropped_stale_s=audio.dropped_stale_s + publisher.audio_dropped_stale_s,
+            audio_dropped_overflow_s=audio.dropped_overflow_s,
+            audio_underrun_s=audio.underrun_s,
+            packets_emitted=audio.packets_emitted,
+            sink_frames_dropped=self._sinks.dropped,
+            flushes=self._epoch_state.flushes,
+            offset=offset,
+            offset_p50_ms=offset.p50_ms,
+            offset_p99_ms=offset.p99_ms,
+            offset_max_ms=offset.max_ms,
+        )
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop: inputs are refused, the actors stop, every output ends (trio channels after
+        what they hold). Idempotent; safe to call from any task."""
+        if not self._closed:
+            self._closed = True
+            if self._group is not None:
+                await self._group.shutdown()
+            self._sinks.close()
+            self._closed_event.set()
+        await trio.lowlevel.checkpoint()
+
+
+
+@asynccontextmanager
+async def open_synchronizer(config: SyncConfig | None = None) -> AsyncIterator[Synchronizer]:
+    """Start a synchroniser (its actors run in a nursery of their own) and close it on exit.
+
+    If an actor fails, the error propagates from here and every output ends.
+    """
+    config = SyncConfig() if config is None else config
+    if not isinstance(config, SyncConfig):
+        raise TypeError(f"config must be an avsync.SyncConfig, got {type(config).__name__}")
+    async with trio.open_nursery() as nursery:
+        sync = Synchronizer(config, nursery)
+        try:
+            async with actors.open_group("avsync", grace_s=SHUTDOWN_GRACE_S) as group:
+                await sync._start(group)
+                try:
+                    yield sync
+                finally:
+                    await sync.aclose()
+        finally:
+            sync._closed = True
+            sync._sinks.close()
+            sync._closed_event.set()
+
+
+async def run_synchronizer(
+    config: SyncConfig | None = None,
+    *,
+    task_status: trio.TaskStatus[Synchronizer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a synchroniser until ``aclose()`` (or cancellation), for ``nursery.start``:
+    ``sync = await nursery.start(avsync.run_synchronizer, config)``."""
+    async with open_synchronizer(config) as sync:
+        task_status.started(sync)
+        await sync._closed_event.wait()

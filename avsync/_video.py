@@ -1,0 +1,108 @@
+"""Video input: validation at the call site and conversion to the output size and format.
+
+Frames are held as I420 arrays of shape ``(height * 3 // 2, width)`` (the layout PyAV's
+``yuv420p`` ndarray uses), so that every emission can wrap the same pixels in a fresh
+``av.VideoFrame`` without copying them. No trio here.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from ._config import SyncConfig
+from ._errors import InvalidVideoError, InvalidVideoTypeError
+from ._messages import Image
+
+__all__ = ["MAX_DIMENSION", "black_image", "prepare_video", "to_video_frame"]
+
+MAX_DIMENSION = 8192
+BLACK_Y, NEUTRAL_UV = 16, 128  # video-range black, as PyAV's RGB->YUV conversion produces
+VIDEO_TIME_BASE = Fraction(1, 90000)
+
+
+def black_image(width: int, height: int) -> Image:
+    image = np.empty((height * 3 // 2, width), np.uint8)
+    image[:height] = BLACK_Y
+    image[height:] = NEUTRAL_UV
+    return image
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise InvalidVideoError(f"frame has no pixels ({width}x{height})")
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        raise InvalidVideoError(f"frame {width}x{height} exceeds {MAX_DIMENSION} pixels a side")
+    if width % 2 or height % 2:
+        raise InvalidVideoError(f"frame dimensions must be even for 4:2:0 video, got {width}x{height}")
+
+
+def prepare_video(frame: object, config: SyncConfig) -> Image:
+    """Validate a ``write_video`` frame and return it as an I420 image of the output size,
+    letterboxed (black bars, centred) when the aspect ratio differs.
+
+    A ``yuv420p`` frame of the output size is copied as is (one memcpy, no scaling or conversion);
+    the copy lets the caller reuse its frame. Raises :class:`InvalidVideoError` /
+    :class:`InvalidVideoTypeError` saying what is wrong.
+    """
+    if isinstance(frame, av.VideoFrame):
+        _check_dimensions(frame.width, frame.height)
+        if (
+            frame.width == config.width
+            and frame.height == config.height
+            and frame.format.name == "yuv420p"
+        ):
+            return frame.to_ndarray()  # type: ignore[no-any-return]
+        return _letterbox(frame, config.width, config.height)
+    if not isinstance(frame, np.ndarray):
+        raise InvalidVideoTypeError(
+            f"video must be an av.VideoFrame or a numpy array, got {type(frame).__name__}"
+        )
+    if frame.dtype != np.uint8:
+        raise InvalidVideoTypeError(f"numpy video must be uint8 RGB, got dtype {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InvalidVideoError(f"numpy video must have shape (height, width, 3), got {frame.shape}")
+    height, width = frame.shape[:2]
+    _check_dimensions(width, height)
+    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    return _letterbox(rgb, config.width, config.height)
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+def _letterbox(frame: av.VideoFrame, width: int, height: int) -> Image:
+    scale = min(width / frame.width, height / frame.height)
+    scaled_w = min(width, _even(frame.width * scale))
+    scaled_h = min(height, _even(frame.height * scale))
+    scaled = frame.reformat(width=scaled_w, height=scaled_h, format="yuv420p").to_ndarray()
+    if scaled_w == width and scaled_h == height:
+        return scaled  # type: ignore[no-any-return]
+    image = black_image(width, height)
+    x = (width - scaled_w) // 4 * 2
+    y = (height - scaled_h) // 4 * 2
+    image[y : y + scaled_h, x : x + scaled_w] = scaled[:scaled_h]
+    for plane in (0, 1):
+        source = _chroma_plane(scaled, scaled_w, scaled_h, plane)
+        target = _chroma_plane(image, width, height, plane)
+        target[y // 2 : y // 2 + scaled_h // 2, x // 2 : x // 2 + scaled_w // 2] = source
+    return image
+
+
+def _chroma_plane(image: Image, width: int, height: int, plane: int) -> Image:
+    """A (height/2, width/2) view of the U (plane 0) or V (plane 1) plane of an I420 image."""
+    size = (height // 2) * (width // 2)
+    flat = image[height:].reshape(-1)
+    return flat[plane * size : (plane + 1) * size].reshape(height // 2, width // 2)
+
+
+def to_video_frame(image: Image, pts: int) -> av.VideoFrame:
+    """A new ``av.VideoFrame`` over ``image``'s pixels (no copy), with ``pts`` on 1/90000."""
+    frame = av.VideoFrame.from_numpy_buffer(image, format="yuv420p")
+    frame.pts = pts
+    frame.time_base = VIDEO_TIME_BASE
+    return frame
+

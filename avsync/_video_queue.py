@@ -1,0 +1,70 @@
+"""The video-queue actor: holds frames and shows each one when its audio is heard."""
+
+from __future__ import annotations
+
+import math
+
+import trio
+
+import actors
+
+from ._messages import AudioOut, ClockTick, Flush, VideoIn, VideoOut
+from ._schedule import VideoSchedule
+
+__all__ = ["VideoQueueActor"]
+
+
+class VideoQueueActor(actors.Actor[VideoIn]):
+    """Runs the :class:`VideoSchedule`: takes frames (its inbox), clock ticks and flushes, and
+    at each instant the schedule names, hands the publisher the frame to show (new, repeat or
+    placeholder). Wakes at each frame's own due time, not at a 1/fps tick.
+
+    With ``overflow="block"`` it stops taking frames while the schedule is full, so
+    ``write_video`` waits; with ``"drop-oldest"`` the schedule drops its oldest frame (counted).
+    """
+
+    def __init__(
+        self,
+        schedule: VideoSchedule,
+        control: actors.Mailbox[Flush],
+        ticks: actors.Mailbox[ClockTick],
+        publisher: actors.ActorRef[AudioOut | VideoOut],
+        block_when_full: bool,
+    ) -> None:
+        self.schedule = schedule
+        self.control = control
+        self.ticks = ticks
+        self.publisher = publisher
+        self.block_when_full = block_when_full
+
+    async def run(self, context: actors.Context[VideoIn]) -> None:
+        inbox = context.inbox
+        schedule = self.schedule
+        while not (inbox.closed and not len(inbox)):
+            now = trio.current_time()
+            emission, wake_at = schedule.poll(now)
+            while emission is not None:
+                self.publisher.tell_nowait(
+                    VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
+                )
+                emission, wake_at = schedule.poll(now)
+            sources = (
+                (self.control, self.ticks)
+                if self.block_when_full and schedule.full
+                else (self.control, self.ticks, inbox)
+            )
+            with trio.move_on_at(math.inf if wake_at is None else wake_at):
+                _, message = await actors.receive_first(*sources)
+                self._handle(message)
+                while len(self.control) or len(self.ticks):  # same instant: apply them all
+                    self._handle(
+                        self.control.get_nowait() if len(self.control) else self.ticks.get_nowait()
+                    )
+
+    def _handle(self, message: Flush | ClockTick | VideoIn) -> None:
+        if isinstance(message, Flush):
+            self.schedule.flush(message.epoch)
+        elif isinstance(message, ClockTick):
+            self.schedule.on_tick(message)
+        else:
+            self.schedule.add(message)
