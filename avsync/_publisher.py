@@ -108,5 +108,6 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
         if not self.sinks.video:
             return
         frame = to_video_frame(message.image, pts)
+        new = message.kind is FrameKind.NEW
         for sink in self.sinks.video:
-            sink.push(state.epoch, frame)
+            sink.push_frame(state.epoch, frame, message.image, new)

@@ -8,26 +8,28 @@ or silence with the same pts (so audio pts stay gapless), video is dropped.
 from __future__ import annotations
 
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import av
 import numpy as np
 import trio
 
-from ._messages import Samples
+from ._messages import Image, Samples
+from ._video import to_video_frame
 
 __all__ = ["AudioSink", "SinkChannel", "SinkRegistry", "VideoSink"]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
+X = TypeVar("X")
 
 
-class _Sink(Generic[F]):
-    """One consumer's buffer: (epoch, frame) items, bounded, drop-oldest."""
+class _Sink(Generic[F, X]):
+    """One consumer's buffer of (epoch, frame, extra) items, bounded, drop-oldest."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.dropped = 0
-        self._items: deque[tuple[int, F]] = deque()
+        self._items: deque[tuple[int, F, X]] = deque()
         self._closed = False  # producer side: no more items will come
         self._detached = False  # consumer side: closed by the consumer
         self._waiting = trio.lowlevel.ParkingLot()
@@ -36,13 +38,13 @@ class _Sink(Generic[F]):
     def detached(self) -> bool:
         return self._detached
 
-    def push(self, epoch: int, frame: F) -> None:
+    def _push(self, epoch: int, frame: F, extra: X) -> None:
         if self._closed:
             return
         if len(self._items) >= self.capacity:
             self._items.popleft()
             self.dropped += 1
-        self._items.append((epoch, frame))
+        self._items.append((epoch, frame, extra))
         self._waiting.unpark()
 
     def close(self) -> None:
@@ -54,55 +56,77 @@ class _Sink(Generic[F]):
         self._items.clear()
         self.close()
 
-    def _delivered(self, item: tuple[int, F]) -> None:
-        """Called with each item as the consumer takes it."""
+    def _delivered(self, extra: X) -> None:
+        """Called with each item's extra as the consumer takes the item."""
+
+    def _take(self) -> F:
+        _, frame, extra = self._items.popleft()
+        self._delivered(extra)
+        return frame
 
     async def receive(self) -> F:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._detached:
             raise trio.ClosedResourceError("this output channel was closed")
         if self._items:
-            item = self._items.popleft()
-            self._delivered(item)
+            frame = self._take()
             await trio.lowlevel.cancel_shielded_checkpoint()
-            return item[1]
+            return frame
         while not self._items:
             if self._closed:
                 raise trio.EndOfChannel
             await self._waiting.park()
             if self._detached:
                 raise trio.ClosedResourceError("this output channel was closed")
-        item = self._items.popleft()
-        self._delivered(item)
-        return item[1]
+        return self._take()
 
     def receive_nowait(self) -> F:
         if self._detached:
             raise trio.ClosedResourceError("this output channel was closed")
         if not self._items:
             raise trio.EndOfChannel if self._closed else trio.WouldBlock
-        item = self._items.popleft()
-        self._delivered(item)
-        return item[1]
+        return self._take()
 
 
-class VideoSink(_Sink[av.VideoFrame]):
+class VideoSink(_Sink[av.VideoFrame, Image]):
+    """Also knows which image is on this consumer's screen, so that after a flush it repeats
+    that image rather than a stale frame the consumer never received."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._screen: Image | None = None  # the newest image delivered or queued here
+        self._delivered_image: Image | None = None
+
+    def push_frame(self, epoch: int, frame: av.VideoFrame, image: Image, new: bool) -> None:
+        """Queue ``frame`` (showing ``image``). A repeat of an image this consumer has neither
+        received nor queued (it was purged) shows what is on its screen instead."""
+        if new or self._screen is None:
+            self._screen = image
+        elif image is not self._screen:
+            frame = to_video_frame(self._screen, frame.pts)
+            image = self._screen
+        self._push(epoch, frame, image)
+
+    def _delivered(self, extra: Image) -> None:
+        self._delivered_image = extra
+
     def purge(self, epoch: int) -> int:
         """Drop queued frames older than ``epoch``; return how many."""
         kept = deque(item for item in self._items if item[0] >= epoch)
         purged = len(self._items) - len(kept)
         self._items = kept
+        if purged:
+            self._screen = kept[-1][2] if kept else self._delivered_image
         return purged
 
 
-class AudioSink(_Sink[av.AudioFrame]):
+class AudioSink(_Sink[av.AudioFrame, Samples]):
     """Also remembers the last sample its consumer took, to fade out from it after a flush."""
 
     def __init__(self, capacity: int, channels: int) -> None:
         super().__init__(capacity)
         self.channels = channels
         self.last_delivered = np.zeros(channels, np.int16)
-        self._last_of: dict[int, Samples] = {}  # id(frame) -> its last sample, while queued
         self._fade: Samples | None = None  # ramp still to add to the next packets
 
     def push_packet(self, epoch: int, frame: av.AudioFrame, samples: Samples) -> None:
@@ -110,15 +134,10 @@ class AudioSink(_Sink[av.AudioFrame]):
         if self._fade is not None:
             samples, self._fade = _add_ramp(samples, self._fade)
             frame = make_audio_frame(samples, frame.pts, frame.sample_rate, frame.layout.name)
-        if len(self._items) >= self.capacity:
-            self._last_of.pop(id(self._items[0][1]), None)
-        self._last_of[id(frame)] = samples[-1]
-        self.push(epoch, frame)
+        self._push(epoch, frame, samples[-1])
 
-    def _delivered(self, item: tuple[int, av.AudioFrame]) -> None:
-        last = self._last_of.pop(id(item[1]), None)
-        if last is not None:
-            self.last_delivered = last
+    def _delivered(self, extra: Samples) -> None:
+        self.last_delivered = extra
 
     def purge(self, epoch: int, ramp: Samples) -> float:
         """Replace queued packets older than ``epoch`` by a fade from the last sample delivered
@@ -128,19 +147,18 @@ class AudioSink(_Sink[av.AudioFrame]):
         fade = (ramp * self.last_delivered.astype(np.float64)).round().astype(np.int16)
         fade = fade if len(fade) and np.any(fade) else None
         purged = 0.0
-        items: deque[tuple[int, av.AudioFrame]] = deque()
-        for item_epoch, frame in self._items:
+        items: deque[tuple[int, av.AudioFrame, Samples]] = deque()
+        for item in self._items:
+            item_epoch, frame, _ = item
             if item_epoch >= epoch:
-                items.append((item_epoch, frame))
+                items.append(item)
                 continue
             purged += frame.samples / frame.sample_rate
-            self._last_of.pop(id(frame), None)
             silence = np.zeros((frame.samples, self.channels), np.int16)
             if fade is not None:
                 silence, fade = _add_ramp(silence, fade)
             replacement = make_audio_frame(silence, frame.pts, frame.sample_rate, frame.layout.name)
-            self._last_of[id(replacement)] = silence[-1]
-            items.append((epoch, replacement))
+            items.append((epoch, replacement, silence[-1]))
         self._items = items
         self._fade = fade
         return purged
@@ -179,7 +197,7 @@ def _time_base(rate: int) -> object:
 class SinkChannel(trio.abc.ReceiveChannel[F]):
     """A trio receive channel over one sink; ``aclose()`` detaches it from the output."""
 
-    def __init__(self, sink: _Sink[F]) -> None:
+    def __init__(self, sink: _Sink[F, Any]) -> None:
         self._sink = sink
 
     async def receive(self) -> F:

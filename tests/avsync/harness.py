@@ -69,6 +69,7 @@ class Recorder:
     audio: list[AudioRecord] = attrs.Factory(list)
     video: list[VideoRecord] = attrs.Factory(list)
     events: list[tuple[str, object]] = attrs.Factory(list)  #: shared log, in true order
+    lag_s: float = 0.0  #: a slow consumer: pause this long after each item received
 
     async def run(self, sync: avsync.Synchronizer, task_status: trio.TaskStatus[None]) -> None:
         audio_out = sync.audio_frames()
@@ -80,12 +81,16 @@ class Recorder:
                 samples = frame.to_ndarray().reshape(-1)
                 self.audio.append(AudioRecord(trio.current_time(), frame.pts, samples))
                 self.events.append(("audio", samples))
+                if self.lag_s:
+                    await trio.sleep(self.lag_s)
 
         async def video() -> None:
             async for frame in video_out:
                 mark = read_mark(frame)
                 self.video.append(VideoRecord(trio.current_time(), frame.pts, mark))
                 self.events.append(("video", mark))
+                if self.lag_s:
+                    await trio.sleep(self.lag_s)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(audio)
