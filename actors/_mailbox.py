@@ -336,22 +336,22 @@ async def receive_first(*mailboxes: Mailbox[M]) -> tuple[int, M]:
     empty; return ``(index, message)``.
 
     Earlier mailboxes have priority: put a control mailbox first so its messages overtake queued
-    data. A closed, drained mailbox is skipped; when all are closed and drained this raises
-    ``trio.EndOfChannel``. Always a checkpoint; cancellation never loses a message.
+    data. When no mailbox has a message and any of them has been closed (and drained), this raises
+    ``trio.EndOfChannel`` — so an actor selecting over its control mailbox and its inbox ends when
+    its inbox is closed. Always a checkpoint; cancellation never loses a message.
     """
     await checkpoint_if_cancelled()
     yielded = False
     while True:
-        all_ended = True
+        ended = False
         for index, mailbox in enumerate(mailboxes):
             if mailbox._buffer:
                 message = mailbox.get_nowait()
                 if not yielded:
                     await cancel_shielded_checkpoint()
                 return index, message
-            if not mailbox._closed:
-                all_ended = False
-        if all_ended:
+            ended = ended or mailbox._closed
+        if ended:
             if not yielded:
                 await cancel_shielded_checkpoint()
             raise trio.EndOfChannel

@@ -64,8 +64,6 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
                 _, message = await actors.receive_first(self.control, context.inbox)
             except trio.EndOfChannel:
                 return
-            if context.inbox.closed and not len(context.inbox):
-                return
             if isinstance(message, Flush):
                 self._flush(message.epoch)
             elif isinstance(message, AudioIn):

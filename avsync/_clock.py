@@ -81,10 +81,13 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     async def run(self, context: actors.Context[EndOfSpeech | WaitPlayout]) -> None:
         packet_s = self.config.packet_s
         try:
-            while not (context.inbox.closed and not len(context.inbox)):
+            while True:
                 tick_at = self.state.origin + self.state.ticks * packet_s
                 with trio.move_on_at(tick_at):
-                    _, message = await actors.receive_first(self.control, context.inbox)
+                    try:
+                        _, message = await actors.receive_first(self.control, context.inbox)
+                    except trio.EndOfChannel:
+                        return
                     self._handle(message)
                     continue
                 self._drain(context.inbox)

@@ -70,8 +70,6 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
             else:
                 self._flush(message.epoch)
                 message.reply.send(None)
-            if inbox.closed and not len(inbox):
-                return
 
     def _flush(self, epoch: int) -> None:
         state = self.state

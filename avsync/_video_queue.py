@@ -40,7 +40,7 @@ class VideoQueueActor(actors.Actor[VideoIn]):
     async def run(self, context: actors.Context[VideoIn]) -> None:
         inbox = context.inbox
         schedule = self.schedule
-        while not (inbox.closed and not len(inbox)):
+        while True:
             now = trio.current_time()
             emission, wake_at = schedule.poll(now)
             while emission is not None:
@@ -54,7 +54,10 @@ class VideoQueueActor(actors.Actor[VideoIn]):
                 else (self.control, self.ticks, inbox)
             )
             with trio.move_on_at(math.inf if wake_at is None else wake_at):
-                _, message = await actors.receive_first(*sources)
+                try:
+                    _, message = await actors.receive_first(*sources)
+                except trio.EndOfChannel:
+                    return
                 self._handle(message)
                 while len(self.control) or len(self.ticks):  # same instant: apply them all
                     self._handle(

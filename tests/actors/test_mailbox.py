@@ -162,7 +162,7 @@ async def test_receive_first_prefers_earlier_mailboxes() -> None:
     assert got == [(0, "c1"), (1, "d1"), (1, "d2")]
 
 
-async def test_receive_first_waits_on_all_and_ends_when_all_closed() -> None:
+async def test_receive_first_waits_on_all_and_ends_when_one_is_closed_and_drained() -> None:
     a: Mailbox[int] = Mailbox(1)
     b: Mailbox[int] = Mailbox(1)
     async with trio.open_nursery() as nursery:
@@ -174,10 +174,20 @@ async def test_receive_first_waits_on_all_and_ends_when_all_closed() -> None:
         nursery.start_soon(later)
         assert await receive_first(a, b) == (1, 7)
     # the waiter was detached from both mailboxes: a new receive can park again
-    a.close()
+    b.put_nowait(8)
     b.close()
+    assert await receive_first(a, b) == (1, 8)  # what is queued still comes out first
     with pytest.raises(trio.EndOfChannel):
         await receive_first(a, b)
+    async with trio.open_nursery() as nursery:  # closing wakes a waiting receiver
+
+        async def wait_for_end() -> None:
+            with pytest.raises(trio.EndOfChannel):
+                await receive_first(a)
+
+        nursery.start_soon(wait_for_end)
+        await trio.testing.wait_all_tasks_blocked()
+        a.close()
 
 
 async def test_every_operation_is_a_checkpoint() -> None:
