@@ -118,6 +118,8 @@ class AudioConverter:
         self.channels = 1 if layout == "mono" else 2
         self._signature: tuple[str, str, int] | None = None
         self._resampler: av.AudioResampler | None = None
+        self._frames_in = 0  # through the current resampler
+        self._frames_out = 0
 
     def convert(self, chunk: PreparedAudio) -> Samples:
         """The chunk's audio (plus anything held back before), shape (n, channels)."""
@@ -135,17 +137,37 @@ class AudioConverter:
         frame = av.AudioFrame.from_ndarray(chunk.data, format=chunk.format, layout=chunk.layout)
         frame.sample_rate = chunk.rate
         assert self._resampler is not None
-        parts.extend(self._to_samples(out) for out in self._resampler.resample(frame))
+        converted = self._join([self._to_samples(out) for out in self._resampler.resample(frame)])
+        self._frames_in += chunk.frames
+        self._frames_out += len(converted)
+        parts.append(converted)
         return self._join(parts)
 
     def flush(self) -> Samples:
-        """Whatever the resampler still holds; afterwards the converter starts afresh."""
-        parts: list[Samples] = []
-        if self._resampler is not None:
-            parts = [self._to_samples(out) for out in self._resampler.resample(None)]
+        """Whatever the resampler still holds; afterwards the converter starts afresh.
+
+        Exactly ``round(frames in * out rate / in rate)`` samples come out of a resampler in all:
+        libswresample keeps back a filter's worth of samples (and all of a very short input), so
+        a little silence is pushed through after the input and the excess is trimmed off.
+        """
+        resampler, signature = self._resampler, self._signature
         self._resampler = None
         self._signature = None
-        return self._join(parts)
+        if resampler is None or signature is None:
+            return self._join([])
+        sample_format, layout, rate = signature
+        padding = av.AudioFrame(format=sample_format, layout=layout, samples=max(64, rate // 50))
+        for plane in padding.planes:
+            plane.update(bytes(plane.buffer_size))
+        padding.sample_rate = rate
+        tail = self._join(
+            [self._to_samples(out) for out in [*resampler.resample(padding), *resampler.resample(None)]]
+        )
+        owed = max(0, round(self._frames_in * self.rate / rate) - self._frames_out)
+        self._frames_in = self._frames_out = 0
+        if len(tail) < owed:
+            tail = np.concatenate([tail, np.zeros((owed - len(tail), self.channels), np.int16)])
+        return tail[:owed]
 
     def _to_samples(self, frame: av.AudioFrame) -> Samples:
         return frame.to_ndarray().reshape(-1, self.channels)  # type: ignore[no-any-return]

@@ -74,7 +74,7 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
     def _flush(self, epoch: int) -> None:
         if epoch <= self.epoch:
             return
-        pending = self.packetizer.pending
+        pending = self.packetizer.pending + len(self.converter.flush())
         self.counters.dropped_stale_s += pending / self.config.sample_rate
         self._start_epoch(epoch)
 
