@@ -8,7 +8,15 @@ which shuts them down in reverse start order. Nothing here knows about media.
 
 from ._actor import Actor, Context
 from ._group import ActorGroup, open_group
-from ._mailbox import Mailbox, MailboxClosed, MailboxFull, MailboxStats, Overflow, receive_first
+from ._mailbox import (
+    Mailbox,
+    MailboxClosed,
+    MailboxFull,
+    MailboxStats,
+    Overflow,
+    receive_first,
+    receive_first_nowait,
+)
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
 from ._supervision import ActorFailed, RestartPolicy, run_actor, spawn
 from ._topic import Topic
@@ -35,6 +43,7 @@ __all__ = [
     "Tracer",
     "open_group",
     "receive_first",
+    "receive_first_nowait",
     "run_actor",
     "spawn",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 import outcome
@@ -38,9 +38,20 @@ from ._trace import TraceEvent, TraceKind, Tracer
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
-__all__ = ["Mailbox", "MailboxClosed", "MailboxFull", "MailboxStats", "Overflow", "receive_first"]
+__all__ = [
+    "Mailbox",
+    "MailboxClosed",
+    "MailboxFull",
+    "MailboxStats",
+    "Overflow",
+    "receive_first",
+    "receive_first_nowait",
+]
 
 M = TypeVar("M")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 class Overflow(enum.Enum):
@@ -331,7 +342,28 @@ async def _park(mailboxes: Sequence[Mailbox[object]]) -> None:
     await wait_task_rescheduled(abort)
 
 
-async def receive_first(*mailboxes: Mailbox[M]) -> tuple[int, M]:
+def receive_first_nowait(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
+    """Take one message from the first non-empty mailbox in argument order without waiting;
+    raise ``trio.WouldBlock`` if all are empty."""
+    for index, mailbox in enumerate(mailboxes):
+        if mailbox._buffer:
+            return index, mailbox.get_nowait()
+    raise trio.WouldBlock
+
+
+@overload
+async def receive_first(a: Mailbox[A], /) -> tuple[int, A]: ...
+@overload
+async def receive_first(a: Mailbox[A], b: Mailbox[B], /) -> tuple[int, A | B]: ...
+@overload
+async def receive_first(
+    a: Mailbox[A], b: Mailbox[B], c: Mailbox[C], /
+) -> tuple[int, A | B | C]: ...
+@overload
+async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]: ...
+
+
+async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
     """Take one message from the first non-empty mailbox in argument order, waiting if all are
     empty; return ``(index, message)``.
 
@@ -355,5 +387,5 @@ async def receive_first(*mailboxes: Mailbox[M]) -> tuple[int, M]:
             if not yielded:
                 await cancel_shielded_checkpoint()
             raise trio.EndOfChannel
-        await _park(mailboxes)  # type: ignore[arg-type]
+        await _park(mailboxes)
         yielded = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import outcome
 import trio
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ActorRef", "AskTimeout", "Reply", "ReplyAlreadySent"]
 
-M = TypeVar("M")
+M_contra = TypeVar("M_contra", contravariant=True)
 R = TypeVar("R")
 
 
@@ -67,16 +67,17 @@ class Reply(Generic[R]):
         return self._outcome.unwrap()
 
 
-class ActorRef(Generic[M]):
+class ActorRef(Generic[M_contra]):
     """The address of a mailbox: what other actors hold to talk to its owner.
 
-    A ref outlives restarts of the actor behind it; once that actor has stopped for good, every
-    send raises :class:`~actors.MailboxClosed`.
+    Send-only, hence contravariant: an ``ActorRef[A | B]`` is usable where an ``ActorRef[A]`` is
+    expected. A ref outlives restarts of the actor behind it; once that actor has stopped for
+    good, every send raises :class:`~actors.MailboxClosed`.
     """
 
     __slots__ = ("_mailbox",)
 
-    def __init__(self, mailbox: Mailbox[M]) -> None:
+    def __init__(self, mailbox: Mailbox[Any]) -> None:
         self._mailbox = mailbox
 
     def __repr__(self) -> str:
@@ -93,7 +94,7 @@ class ActorRef(Generic[M]):
     def stats(self) -> MailboxStats:
         return self._mailbox.stats()
 
-    async def tell(self, message: M) -> bool:
+    async def tell(self, message: M_contra) -> bool:
         """Send under the mailbox's overflow policy (waiting for room under ``BLOCK``); return
         whether it was accepted. If cancelled while waiting, the message was not sent."""
         return await self._mailbox.put(message)
@@ -103,11 +104,13 @@ class ActorRef(Generic[M]):
         already queued and then its run loop ends (like closing a trio send channel). Idempotent."""
         self._mailbox.close()
 
-    def tell_nowait(self, message: M) -> bool:
+    def tell_nowait(self, message: M_contra) -> bool:
         """Send without waiting; see :meth:`Mailbox.put_nowait`."""
         return self._mailbox.put_nowait(message)
 
-    async def ask(self, make_request: Callable[[Reply[R]], M], *, timeout: float = 5.0) -> R:
+    async def ask(
+        self, make_request: Callable[[Reply[R]], M_contra], *, timeout: float = 5.0
+    ) -> R:
         """Send ``make_request(reply)`` and wait for the actor to answer ``reply``.
 
         ``timeout`` (seconds, finite and positive) covers both the send and the wait; when it

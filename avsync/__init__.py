@@ -33,6 +33,7 @@ __all__ = [
     "Stats",
     "SyncConfig",
     "Synchronizer",
+    "SynchronizerClosed",
     "__version__",
     "open_synchronizer",
     "run_synchronizer",

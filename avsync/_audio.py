@@ -6,7 +6,7 @@ Pure functions and small state objects; no trio here.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -125,7 +125,7 @@ class AudioConverter:
         """The chunk's audio (plus anything held back before), shape (n, channels)."""
         if chunk.format == "s16" and chunk.rate == self.rate and chunk.layout == self.layout:
             if self._resampler is None:
-                return chunk.data.reshape(-1, self.channels)  # type: ignore[no-any-return]
+                return cast(Samples, chunk.data.reshape(-1, self.channels))
             held = self.flush()
             return np.concatenate([held, chunk.data.reshape(-1, self.channels)])
         signature = (chunk.format, chunk.layout, chunk.rate)
@@ -161,7 +161,10 @@ class AudioConverter:
             plane.update(bytes(plane.buffer_size))
         padding.sample_rate = rate
         tail = self._join(
-            [self._to_samples(out) for out in [*resampler.resample(padding), *resampler.resample(None)]]
+            [
+                self._to_samples(out)
+                for out in [*resampler.resample(padding), *resampler.resample(None)]
+            ]
         )
         owed = max(0, round(self._frames_in * self.rate / rate) - self._frames_out)
         self._frames_in = self._frames_out = 0
@@ -170,7 +173,7 @@ class AudioConverter:
         return tail[:owed]
 
     def _to_samples(self, frame: av.AudioFrame) -> Samples:
-        return frame.to_ndarray().reshape(-1, self.channels)  # type: ignore[no-any-return]
+        return cast(Samples, frame.to_ndarray().reshape(-1, self.channels))
 
     def _join(self, parts: list[Samples]) -> Samples:
         parts = [part for part in parts if len(part)]

@@ -122,7 +122,9 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             end = self.next_start - (self.config.packet_samples - real if real else 0)
             await self.clock_requests.tell(EndOfSpeech(message.epoch, end))
 
-    async def _send(self, epoch: int, packets: list[Samples], real_in_last: int | None = None) -> None:
+    async def _send(
+        self, epoch: int, packets: list[Samples], real_in_last: int | None = None
+    ) -> None:
         size = self.config.packet_samples
         for index, samples in enumerate(packets):
             if self._is_stale(epoch):  # a flush arrived while we waited for room

@@ -112,7 +112,9 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
             if message.epoch == self.epoch:
                 self.end = message.end
                 if self.emitted_end is None:
-                    self.emitted_end = self.end if self.held is None and not len(self.packets) else None
+                    self.emitted_end = (
+                        self.end if self.held is None and not len(self.packets) else None
+                    )
                 self._check_ended()
         elif message.epoch < self.epoch:
             message.reply.send(PlayoutResult(0.0, interrupted=True))
@@ -174,7 +176,9 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
             self.emitted_end = packet.start + packet.real
             self._check_ended()
             self.publisher.tell_nowait(AudioOut(self.epoch, index, packet.samples, at))
-            self.ticks.tell_nowait(ClockTick(self.epoch, at, packet.start, packet.real, self.speech))
+            self.ticks.tell_nowait(
+                ClockTick(self.epoch, at, packet.start, packet.real, self.speech)
+            )
         else:
             if self.speech is SpeechState.ACTIVE:
                 if self.end is not None and self.held is None and not len(self.packets):
@@ -200,4 +204,3 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
                 reply.send(PlayoutResult(self.position, interrupted=False))
             else:
                 reply.fail(error)
-

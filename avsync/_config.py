@@ -56,11 +56,11 @@ class SyncConfig:
 
     width: int = attrs.field(default=1280, validator=_positive_even_int)
     height: int = attrs.field(default=720, validator=_positive_even_int)
-    fps: float = attrs.field(default=30, validator=_positive_finite)
+    fps: float = attrs.field(default=30.0, validator=_positive_finite)
     sample_rate: int = attrs.field(default=48000, validator=_sample_rate)
     channels: int = attrs.field(default=1, validator=_channels)
     #: duration of one output audio packet; the clock ticks once per packet
-    packet_ms: float = attrs.field(default=20, validator=_positive_finite)
+    packet_ms: float = attrs.field(default=20.0, validator=_positive_finite)
     #: most audio held ahead of playout before ``overflow`` applies
     audio_buffer_s: float = attrs.field(default=60.0, validator=_positive_finite)
     #: most video held; the queue holds at most ``video_buffer_s * fps`` frames

@@ -17,7 +17,9 @@ Rules, in order of precedence:
   The spacing is measured between due times, not emission times, so one late frame never makes
   the frames after it late;
 * the last frame (or the placeholder) repeats 1/fps after the last emission, unless a new frame
-  is expected before the repeat after it would be due.
+  is expected before the repeat after it would be due;
+* never two frames at one instant: a new frame due at the instant of the previous emission goes
+  out one tick of the 90 kHz output clock later.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ._messages import ClockTick, FrameKind, Image, SpeechState, VideoIn
 __all__ = ["Emission", "VideoSchedule"]
 
 EPS = 1e-6  # seconds: times closer than this are the same instant
+TICK = 1 / 90000  # one step of the output video clock: the shortest gap between two frames
 LATE_SLACK_S = 0.005  # an emission this much behind plan is stamped with the real time
 DEFAULT_HOLD_S = 0.25
 
@@ -223,7 +226,9 @@ class VideoSchedule:
         playout = self._playout
         if playout.speech is SpeechState.ACTIVE and playout.last_tick_real:
             due = playout.played_until_at + (frame.media - playout.played_until) + self.av_offset
-        elif playout.speech is SpeechState.IDLE and frame.timestamped and playout.free_anchor is None:
+        elif (
+            playout.speech is SpeechState.IDLE and frame.timestamped and playout.free_anchor is None
+        ):
             due = frame.arrived_at + self.hold
         else:
             return None
@@ -240,6 +245,8 @@ class VideoSchedule:
         if choice is not None:
             release = self._release()
             if release is None or now >= release - EPS:
+                if self._last_emit_at is not None and now < self._last_emit_at + TICK - EPS:
+                    return None, self._last_emit_at + TICK  # never two at one instant
                 return self._emit_new(*choice, now), now
             return None, release  # cap: wait (a newer frame due by then replaces this one)
         if self._last_emit_at is None:
@@ -327,7 +334,7 @@ class VideoSchedule:
     # -- stats -----------------------------------------------------------------------------------
 
     def offsets_ms(self) -> np.ndarray:
-        """(emit time − due time) of the most recent new frames, in ms."""
+        """(emit time - due time) of the most recent new frames, in ms."""
         count = min(self._offsets_count, len(self._offsets))
         return self._offsets[:count] * 1000.0
 

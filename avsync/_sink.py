@@ -8,10 +8,12 @@ or silence with the same pts (so audio pts stay gapless), video is dropped.
 from __future__ import annotations
 
 from collections import deque
+from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
 import av
 import numpy as np
+import numpy.typing as npt
 import trio
 
 from ._messages import Image, Samples
@@ -103,7 +105,7 @@ class VideoSink(_Sink[av.VideoFrame, Image]):
         if new or self._screen is None:
             self._screen = image
         elif image is not self._screen:
-            frame = to_video_frame(self._screen, frame.pts)
+            frame = to_video_frame(self._screen, frame.pts or 0)
             image = self._screen
         self._push(epoch, frame, image)
 
@@ -132,20 +134,21 @@ class AudioSink(_Sink[av.AudioFrame, Samples]):
     def push_packet(self, epoch: int, frame: av.AudioFrame, samples: Samples) -> None:
         """Queue ``frame`` (whose int16 samples are ``samples``), adding any pending fade."""
         if self._fade is not None:
-            samples, self._fade = _add_ramp(samples, self._fade)
+            samples, fade = _add_ramp(samples, self._fade)
+            self._fade = fade
             frame = make_audio_frame(samples, frame.pts, frame.sample_rate, frame.layout.name)
         self._push(epoch, frame, samples[-1])
 
     def _delivered(self, extra: Samples) -> None:
         self.last_delivered = extra
 
-    def purge(self, epoch: int, ramp: Samples) -> float:
+    def purge(self, epoch: int, ramp: npt.NDArray[np.float64]) -> float:
         """Replace queued packets older than ``epoch`` by a fade from the last sample delivered
         (then silence), keeping their pts; if none are queued, fade the next packet pushed.
         ``ramp`` is the fade's shape, from 1 down to 0, one row per sample. Return the seconds
         of stale audio purged."""
-        fade = (ramp * self.last_delivered.astype(np.float64)).round().astype(np.int16)
-        fade = fade if len(fade) and np.any(fade) else None
+        shaped = (ramp * self.last_delivered.astype(np.float64)).round().astype(np.int16)
+        fade: Samples | None = shaped if len(shaped) and np.any(shaped) else None
         purged = 0.0
         items: deque[tuple[int, av.AudioFrame, Samples]] = deque()
         for item in self._items:
@@ -182,12 +185,10 @@ def make_audio_frame(samples: Samples, pts: int | None, rate: int, layout: str) 
     return frame
 
 
-_TIME_BASES: dict[int, object] = {}
+_TIME_BASES: dict[int, Fraction] = {}
 
 
-def _time_base(rate: int) -> object:
-    from fractions import Fraction
-
+def _time_base(rate: int) -> Fraction:
     base = _TIME_BASES.get(rate)
     if base is None:
         base = _TIME_BASES[rate] = Fraction(1, rate)
@@ -198,7 +199,7 @@ class SinkChannel(trio.abc.ReceiveChannel[F]):
     """A trio receive channel over one sink; ``aclose()`` detaches it from the output."""
 
     def __init__(self, sink: _Sink[F, Any]) -> None:
-        self._sink = sink
+        self._sink: _Sink[F, Any] = sink
 
     async def receive(self) -> F:
         """The next frame. Raises ``trio.EndOfChannel`` once the synchroniser is closed and
@@ -211,7 +212,7 @@ class SinkChannel(trio.abc.ReceiveChannel[F]):
     @property
     def dropped(self) -> int:
         """Frames this consumer lost because it fell behind."""
-        return self._sink.dropped
+        return int(self._sink.dropped)
 
     async def aclose(self) -> None:
         self._sink.detach()
@@ -249,17 +250,23 @@ class SinkRegistry:
 
     def prune(self) -> None:
         """Forget sinks whose consumer has closed them."""
-        for sinks in (self.audio, self.video):
-            for sink in [s for s in sinks if s.detached]:
-                self.dropped_by_detached += sink.dropped
-                sinks.remove(sink)  # type: ignore[arg-type]
+        self.dropped_by_detached += sum(s.dropped for s in self.audio if s.detached)
+        self.dropped_by_detached += sum(s.dropped for s in self.video if s.detached)
+        self.audio = [sink for sink in self.audio if not sink.detached]
+        self.video = [sink for sink in self.video if not sink.detached]
 
     @property
     def dropped(self) -> int:
-        return self.dropped_by_detached + sum(s.dropped for s in [*self.audio, *self.video])
+        return (
+            self.dropped_by_detached
+            + sum(sink.dropped for sink in self.audio)
+            + sum(sink.dropped for sink in self.video)
+        )
 
     def close(self) -> None:
         """End every output: consumers get what is queued, then ``EndOfChannel``."""
         self.closed = True
-        for sink in [*self.audio, *self.video]:
-            sink.close()
+        for audio in self.audio:
+            audio.close()
+        for video in self.video:
+            video.close()

@@ -227,7 +227,11 @@ class Synchronizer:
             raise InvalidAudioError(
                 f"end_audio() was already called for epoch {epoch}; start_turn() begins a new turn"
             )
-        if start is not None and writer.last_audio_pts is not None and start < writer.last_audio_pts:
+        if (
+            start is not None
+            and writer.last_audio_pts is not None
+            and start < writer.last_audio_pts
+        ):
             raise InvalidAudioError(
                 f"audio pts went backwards within epoch {epoch}: {start} after {writer.last_audio_pts}"
             )
@@ -371,7 +375,6 @@ class Synchronizer:
             self._sinks.close()
             self._closed_event.set()
         await trio.lowlevel.checkpoint()
-
 
 
 @asynccontextmanager

@@ -8,6 +8,7 @@ Frames are held as I420 arrays of shape ``(height * 3 // 2, width)`` (the layout
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -36,7 +37,9 @@ def _check_dimensions(width: int, height: int) -> None:
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
         raise InvalidVideoError(f"frame {width}x{height} exceeds {MAX_DIMENSION} pixels a side")
     if width % 2 or height % 2:
-        raise InvalidVideoError(f"frame dimensions must be even for 4:2:0 video, got {width}x{height}")
+        raise InvalidVideoError(
+            f"frame dimensions must be even for 4:2:0 video, got {width}x{height}"
+        )
 
 
 def prepare_video(frame: object, config: SyncConfig) -> Image:
@@ -54,7 +57,7 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
             and frame.height == config.height
             and frame.format.name == "yuv420p"
         ):
-            return frame.to_ndarray()  # type: ignore[no-any-return]
+            return cast(Image, frame.to_ndarray())
         return _letterbox(frame, config.width, config.height)
     if not isinstance(frame, np.ndarray):
         raise InvalidVideoTypeError(
@@ -63,7 +66,9 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
     if frame.dtype != np.uint8:
         raise InvalidVideoTypeError(f"numpy video must be uint8 RGB, got dtype {frame.dtype}")
     if frame.ndim != 3 or frame.shape[2] != 3:
-        raise InvalidVideoError(f"numpy video must have shape (height, width, 3), got {frame.shape}")
+        raise InvalidVideoError(
+            f"numpy video must have shape (height, width, 3), got {frame.shape}"
+        )
     height, width = frame.shape[:2]
     _check_dimensions(width, height)
     rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
@@ -71,16 +76,18 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def _letterbox(frame: av.VideoFrame, width: int, height: int) -> Image:
     scale = min(width / frame.width, height / frame.height)
     scaled_w = min(width, _even(frame.width * scale))
     scaled_h = min(height, _even(frame.height * scale))
-    scaled = frame.reformat(width=scaled_w, height=scaled_h, format="yuv420p").to_ndarray()
+    scaled = cast(
+        Image, frame.reformat(width=scaled_w, height=scaled_h, format="yuv420p").to_ndarray()
+    )
     if scaled_w == width and scaled_h == height:
-        return scaled  # type: ignore[no-any-return]
+        return scaled
     image = black_image(width, height)
     x = (width - scaled_w) // 4 * 2
     y = (height - scaled_h) // 4 * 2
@@ -105,4 +112,3 @@ def to_video_frame(image: Image, pts: int) -> av.VideoFrame:
     frame.pts = pts
     frame.time_base = VIDEO_TIME_BASE
     return frame
-

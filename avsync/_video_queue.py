@@ -40,7 +40,16 @@ class VideoQueueActor(actors.Actor[VideoIn]):
     async def run(self, context: actors.Context[VideoIn]) -> None:
         inbox = context.inbox
         schedule = self.schedule
+        woke_on_time = False
         while True:
+            if woke_on_time:
+                # Let whatever else falls due at this instant (a frame, a tick) arrive first,
+                # so a repeat never goes out at the instant a new frame is due.
+                await trio.lowlevel.checkpoint()
+            sources = self._sources(inbox)
+            while any(len(source) for source in sources):
+                self._handle(actors.receive_first_nowait(*sources)[1])
+                sources = self._sources(inbox)
             now = trio.current_time()
             emission, wake_at = schedule.poll(now)
             while emission is not None:
@@ -48,21 +57,24 @@ class VideoQueueActor(actors.Actor[VideoIn]):
                     VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
                 )
                 emission, wake_at = schedule.poll(now)
-            sources = (
-                (self.control, self.ticks)
-                if self.block_when_full and schedule.full
-                else (self.control, self.ticks, inbox)
-            )
-            with trio.move_on_at(math.inf if wake_at is None else wake_at):
+            with trio.move_on_at(math.inf if wake_at is None else wake_at) as wait:
                 try:
-                    _, message = await actors.receive_first(*sources)
+                    _, message = await actors.receive_first(*self._sources(inbox))
                 except trio.EndOfChannel:
                     return
                 self._handle(message)
-                while len(self.control) or len(self.ticks):  # same instant: apply them all
-                    self._handle(
-                        self.control.get_nowait() if len(self.control) else self.ticks.get_nowait()
-                    )
+            woke_on_time = wait.cancelled_caught
+
+    def _sources(
+        self, inbox: actors.Mailbox[VideoIn]
+    ) -> tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick], actors.Mailbox[VideoIn]] | tuple[
+        actors.Mailbox[Flush], actors.Mailbox[ClockTick]
+    ]:
+        """Flushes first, then ticks, then frames — unless the schedule is full and full
+        means wait (overflow="block"): then frames stay in the inbox, and writers wait."""
+        if self.block_when_full and self.schedule.full:
+            return (self.control, self.ticks)
+        return (self.control, self.ticks, inbox)
 
     def _handle(self, message: Flush | ClockTick | VideoIn) -> None:
         if isinstance(message, Flush):

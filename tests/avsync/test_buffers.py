@@ -73,7 +73,9 @@ async def test_video_drop_oldest_counts_overflow(autojump_clock: trio.testing.Mo
         assert stats.video_queued == 15
 
 
-async def test_a_sink_that_never_reads_stalls_nothing(autojump_clock: trio.testing.MockClock) -> None:
+async def test_a_sink_that_never_reads_stalls_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     recorder = Recorder()
     async with avsync.open_synchronizer(config()) as sync:
         stalled_audio = sync.audio_frames()

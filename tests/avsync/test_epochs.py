@@ -42,12 +42,16 @@ def check_no_stale_output(recorder: Recorder) -> int:
             checked += 1
         elif kind == "audio":
             epoch = audio_epoch(value)  # type: ignore[arg-type]
-            assert epoch is None or epoch >= current, f"audio of epoch {epoch} after flush to {current}"
+            assert epoch is None or epoch >= current, (
+                f"audio of epoch {epoch} after flush to {current}"
+            )
         elif kind == "video" and value is not None:
             mark: tuple[int, int] = value  # type: ignore[assignment]
             shown.add(mark)
             if mark[1] < current:
-                assert mark in shown_before_flush, f"new frame {mark} shown after flush to {current}"
+                assert mark in shown_before_flush, (
+                    f"new frame {mark} shown after flush to {current}"
+                )
     return checked
 
 
