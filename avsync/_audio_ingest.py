@@ -14,6 +14,8 @@ from ._messages import AudioIn, AudioPacket, EndAudio, EndOfSpeech, Flush, Sampl
 
 __all__ = ["AudioCounters", "AudioIngestActor"]
 
+PTS_JITTER_S = 0.001  # a gap in audio pts up to this long is jitter, not silence
+
 
 @attrs.define
 class AudioCounters:
@@ -100,7 +102,7 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             self.next_start = duration_samples(chunk.pts or 0.0, rate)
         elif chunk.pts is not None:
             gap = duration_samples(chunk.pts, rate) - (self.next_start + self.packetizer.pending)
-            if gap > 0:  # the writer skipped ahead: fill with silence to keep media time
+            if gap > PTS_JITTER_S * rate:  # the writer skipped ahead: silence keeps media time
                 silence = np.zeros((gap, self.config.channels), np.int16)
                 samples = np.concatenate([silence, samples])
         await self._send(chunk.epoch, self.packetizer.push(samples))

@@ -44,17 +44,19 @@ SHUTDOWN_GRACE_S = 0.25
 START_TURN_TIMEOUT_S = 10.0
 AUDIO_SINK_S = 0.2  # each audio output buffers at most this much
 VIDEO_SINK_FRAMES = 4  # each video output buffers at most this many frames
+PTS_JITTER_S = 0.001  # audio pts this close to the write cursor continue it (no gap, no overlap)
 
 
 class _Writer:
     """Per-epoch bookkeeping of the writing side, checked at the call site."""
 
-    __slots__ = ("audio_cursor", "ended", "epoch", "last_audio_pts")
+    __slots__ = ("audio_cursor", "ended", "epoch", "last_audio_pts", "written")
 
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
         self.audio_cursor = 0.0  #: end of the audio written so far, media seconds
         self.last_audio_pts: float | None = None
+        self.written = False  #: whether any audio was written in the epoch
         self.ended = False
 
 
@@ -233,8 +235,17 @@ class Synchronizer:
             and start < writer.last_audio_pts
         ):
             raise InvalidAudioError(
-                f"audio pts went backwards within epoch {epoch}: {start} after {writer.last_audio_pts}"
+                f"audio pts went backwards within epoch {epoch}: "
+                f"{start} after {writer.last_audio_pts}"
             )
+        if start is not None and writer.written:
+            if start < writer.audio_cursor - PTS_JITTER_S:
+                raise InvalidAudioError(
+                    f"audio pts {start} overlaps the audio already written in epoch {epoch} "
+                    f"(up to {writer.audio_cursor:.6f} s)"
+                )
+            if start <= writer.audio_cursor + PTS_JITTER_S:
+                start = writer.audio_cursor  # jitter: it continues the audio written
         message = AudioIn(
             epoch,
             prepared.data,
@@ -250,6 +261,7 @@ class Synchronizer:
             writer.last_audio_pts = start
             writer.audio_cursor = max(writer.audio_cursor, start)
         writer.audio_cursor += prepared.duration
+        writer.written = True
 
     async def write_video(
         self, frame: Any, *, pts: float | None = None, epoch: int | None = None

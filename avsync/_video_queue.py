@@ -67,9 +67,10 @@ class VideoQueueActor(actors.Actor[VideoIn]):
 
     def _sources(
         self, inbox: actors.Mailbox[VideoIn]
-    ) -> tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick], actors.Mailbox[VideoIn]] | tuple[
-        actors.Mailbox[Flush], actors.Mailbox[ClockTick]
-    ]:
+    ) -> (
+        tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick], actors.Mailbox[VideoIn]]
+        | tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick]]
+    ):
         """Flushes first, then ticks, then frames — unless the schedule is full and full
         means wait (overflow="block"): then frames stay in the inbox, and writers wait."""
         if self.block_when_full and self.schedule.full:

@@ -40,7 +40,7 @@ class Script:
         return at
 
     def frame_count(self) -> int:
-        return int(math.floor(self.duration * self.fps + 1e-9))
+        return math.floor(self.duration * self.fps + 1e-9)
 
     def frame_media(self, index: int) -> float:
         return index / self.fps

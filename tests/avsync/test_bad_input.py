@@ -412,12 +412,6 @@ async def test_an_older_epoch_is_dropped_silently_and_counted(
         await sync.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Synchronizer.write_audio only compares pts with the previous pts, so a pts inside "
-    "audio already written is accepted and the chunk is silently played at the write cursor "
-    "(0.3 s) instead of its pts (0.1 s) (bug)",
-)
 @pytest.mark.parametrize("first_pts", [None, 0.0], ids=["pts-less first", "pts first"])
 async def test_audio_pts_inside_audio_already_written_is_refused(
     first_pts: float | None, autojump_clock: trio.testing.MockClock

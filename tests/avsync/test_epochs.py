@@ -1,4 +1,4 @@
-"""Epochs: after start_turn() returns, no sink receives anything older, whatever the interleaving."""
+"""Epochs: after start_turn() returns, no sink receives anything older, any interleaving."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ async def test_ptsless_real_time_provider_tracks_the_write_cursor(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     script = Script(with_pts=False)
-    recorder, stats = await run_script(script)
+    recorder, _ = await run_script(script)
     # each frame is written with the audio up to its media time: it shows when that is heard
     offsets = recorder.offsets_ms(script.frame_media)
     assert len(offsets) >= script.frame_count() - 2
