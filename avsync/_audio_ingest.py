@@ -105,40 +105,37 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             if gap > PTS_JITTER_S * rate:  # the writer skipped ahead: silence keeps media time
                 silence = np.zeros((gap, self.config.channels), np.int16)
                 samples = np.concatenate([silence, samples])
-        await self._send(chunk.epoch, self.packetizer.push(samples))
+        size = self.config.packet_samples
+        await self._send(chunk.epoch, [(packet, size) for packet in self.packetizer.push(samples)])
 
     async def _end(self, message: EndAudio) -> None:
         if self._is_stale(message.epoch):
             return
-        packets = self.packetizer.push(self.converter.flush())
+        size = self.config.packet_samples
+        packets = [(packet, size) for packet in self.packetizer.push(self.converter.flush())]
         last = self.packetizer.finish()
-        if self.next_start is None:
+        if last is not None:
+            packets.append(last)
+        if self.next_start is None:  # a turn without audio
             self.next_start = 0
-        await self._send(message.epoch, packets)
-        real = 0
-        if last is not None and not self._is_stale(message.epoch):
-            real = last[1]
-            await self._send(message.epoch, [last[0]], real_in_last=real)
-        if not self._is_stale(message.epoch):
-            assert self.next_start is not None
-            end = self.next_start - (self.config.packet_samples - real if real else 0)
+        if await self._send(message.epoch, packets):
+            end = self.next_start - (size - packets[-1][1] if packets else 0)
             await self.clock_requests.tell(EndOfSpeech(message.epoch, end))
 
-    async def _send(
-        self, epoch: int, packets: list[Samples], real_in_last: int | None = None
-    ) -> None:
-        size = self.config.packet_samples
-        for index, samples in enumerate(packets):
+    async def _send(self, epoch: int, packets: list[tuple[Samples, int]]) -> bool:
+        """Hand ``(samples, real samples)`` packets to the audio buffer, in order. Returns False
+        if a flush made them stale on the way (the rest are then dropped and counted)."""
+        rate = self.config.sample_rate
+        for index, (samples, real) in enumerate(packets):
             if self._is_stale(epoch):  # a flush arrived while we waited for room
-                dropped = sum(len(p) for p in packets[index:])
-                self.counters.dropped_stale_s += dropped / self.config.sample_rate
-                return
-            real = real_in_last if real_in_last is not None and index == len(packets) - 1 else size
+                self.counters.dropped_stale_s += sum(n for _, n in packets[index:]) / rate
+                return False
             assert self.next_start is not None
             packet = AudioPacket(epoch, self.next_start, samples, real, self.first_arrival)
-            self.next_start += size
-            accepted_before = self.packets.stats().dropped
+            self.next_start += len(samples)
+            dropped_before = self.packets.stats().dropped
             await self.packets.tell(packet)
-            evicted = self.packets.stats().dropped - accepted_before
+            evicted = self.packets.stats().dropped - dropped_before
             if evicted:
-                self.counters.dropped_overflow_s += evicted * size / self.config.sample_rate
+                self.counters.dropped_overflow_s += evicted * len(samples) / rate
+        return not self._is_stale(epoch)

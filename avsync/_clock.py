@@ -111,10 +111,8 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         elif isinstance(message, EndOfSpeech):
             if message.epoch == self.epoch:
                 self.end = message.end
-                if self.emitted_end is None:
-                    self.emitted_end = (
-                        self.end if self.held is None and not len(self.packets) else None
-                    )
+                if self.emitted_end is None and self.held is None and not len(self.packets):
+                    self.emitted_end = self.end  # none of this turn's audio is left to play
                 self._check_ended()
         elif message.epoch < self.epoch:
             message.reply.send(PlayoutResult(0.0, interrupted=True))
