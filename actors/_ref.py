@@ -108,9 +108,7 @@ class ActorRef(Generic[M_contra]):
         """Send without waiting; see :meth:`Mailbox.put_nowait`."""
         return self._mailbox.put_nowait(message)
 
-    async def ask(
-        self, make_request: Callable[[Reply[R]], M_contra], *, timeout: float = 5.0
-    ) -> R:
+    async def ask(self, make_request: Callable[[Reply[R]], M_contra], *, timeout: float = 5.0) -> R:
         """Send ``make_request(reply)`` and wait for the actor to answer ``reply``.
 
         ``timeout`` (seconds, finite and positive) covers both the send and the wait; when it
