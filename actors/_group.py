@@ -91,7 +91,7 @@ class ActorGroup:
             finally:
                 done.set()
 
-        ref: ActorRef[M] = await self._nursery.start(supervised)
+        ref: ActorRef[M] = await self._nursery.start(supervised, name=f"{self.name}.{name}")
         self._members.append(_Member(name, ref, scope, done))  # type: ignore[arg-type]
         return ref
 

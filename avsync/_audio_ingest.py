@@ -134,7 +134,10 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             packet = AudioPacket(epoch, self.next_start, samples, real, self.first_arrival)
             self.next_start += len(samples)
             dropped_before = self.packets.stats().dropped
-            await self.packets.tell(packet)
+            try:
+                self.packets.tell_nowait(packet)
+            except trio.WouldBlock:  # overflow="block" and the buffer is full: wait for room
+                await self.packets.tell(packet)
             evicted = self.packets.stats().dropped - dropped_before
             if evicted:
                 self.counters.dropped_overflow_s += evicted * len(samples) / rate

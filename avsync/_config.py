@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any, Literal
@@ -88,29 +89,29 @@ class SyncConfig:
         if self.fps > 240:
             raise ValueError(f"fps must be at most 240, got {self.fps!r}")
 
-    @property
+    @functools.cached_property
     def packet_samples(self) -> int:
         """Samples per channel in one output audio packet."""
         return int(Fraction(self.packet_ms) * self.sample_rate / 1000)
 
-    @property
+    @functools.cached_property
     def packet_s(self) -> float:
         return self.packet_samples / self.sample_rate
 
-    @property
+    @functools.cached_property
     def frame_interval_s(self) -> float:
         return 1.0 / self.fps
 
-    @property
+    @functools.cached_property
     def video_queue_frames(self) -> int:
         """Most frames the video queue holds."""
         return max(1, math.floor(self.video_buffer_s * self.fps))
 
-    @property
+    @functools.cached_property
     def audio_buffer_packets(self) -> int:
         """Most packets the audio buffer holds."""
         return max(1, math.floor(self.audio_buffer_s / self.packet_s))
 
-    @property
+    @functools.cached_property
     def layout(self) -> str:
         return "mono" if self.channels == 1 else "stereo"

@@ -61,15 +61,20 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
                 _, message = await actors.receive_first(self.control, inbox)
             except trio.EndOfChannel:
                 return
-            if isinstance(message, AudioOut):
-                self._audio(message)
-            elif isinstance(message, VideoOut):
-                self._video(message)
-            elif isinstance(message, Flush):
-                self._flush(message.epoch)
-            else:
-                self._flush(message.epoch)
-                message.reply.send(None)
+            self._handle(message)
+            while len(self.control) or len(inbox):  # take in whatever else is already here
+                self._handle(actors.receive_first_nowait(self.control, inbox)[1])
+
+    def _handle(self, message: AudioOut | VideoOut | Flush | Barrier) -> None:
+        if isinstance(message, AudioOut):
+            self._audio(message)
+        elif isinstance(message, VideoOut):
+            self._video(message)
+        elif isinstance(message, Flush):
+            self._flush(message.epoch)
+        else:
+            self._flush(message.epoch)
+            message.reply.send(None)
 
     def _flush(self, epoch: int) -> None:
         state = self.state

@@ -109,6 +109,7 @@ class VideoSchedule:
         self._last_emit_at: float | None = None
         self._last_new_due: float | None = None
         self._last_untimed_due: float | None = None
+        self.needs_tick = False  #: whether the next decision waits on a clock tick
         self._offsets = np.zeros(offsets_kept, np.float64)
         self._offsets_count = 0
 
@@ -238,10 +239,14 @@ class VideoSchedule:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def poll(self, now: float) -> tuple[Emission | None, float | None]:
+    def poll(self, now: float, *, repeat: bool = True) -> tuple[Emission | None, float | None]:
         """What to emit at ``now`` (at most one frame), and when to poll again at the latest
-        (None: not before a frame or a tick arrives). After an emission, poll again at once."""
+        (None: not before a frame or a tick arrives). After an emission, poll again at once.
+
+        With ``repeat=False`` a repeat that is due is not emitted; the answer is then
+        ``(None, now)``: let whatever else is due at this instant arrive, and poll again."""
         choice, head_due = self._choose_new(now)
+        self.needs_tick = False
         if choice is not None:
             release = self._release()
             if release is None or now >= release - EPS:
@@ -250,17 +255,27 @@ class VideoSchedule:
                 return self._emit_new(*choice, now), now
             return None, release  # cap: wait (a newer frame due by then replaces this one)
         if self._last_emit_at is None:
+            if not repeat:
+                return None, now
             return self._emit_repeat(now, now), now  # the placeholder, from the start
         upcoming = head_due
         if upcoming is None and self._frames:
             upcoming = self._expected(self._frames[0])
         # An expected frame whose time has come hinges on a tick that is on its way.
         upcoming_deadline = upcoming if upcoming is not None and upcoming > now + EPS else None
+        # Ticks matter while speech may start (IDLE, PENDING) or nobody can tell when the head
+        # frame is due; otherwise the next deadline comes first and ticks can wait until then.
+        self.needs_tick = bool(self._frames) and (
+            upcoming_deadline is None
+            or self._playout.speech in (SpeechState.IDLE, SpeechState.PENDING)
+        )
         next_repeat = self._last_emit_at + self.interval
         if now < next_repeat - EPS:
             return None, _earliest(next_repeat, upcoming_deadline)
         if upcoming is not None and upcoming < next_repeat + self.interval - EPS:
             return None, upcoming_deadline  # a new frame comes before the repeat after this one
+        if not repeat:
+            return None, now
         return self._emit_repeat(next_repeat, now), now
 
     def _choose_new(self, now: float) -> tuple[tuple[_Frame, float] | None, float | None]:

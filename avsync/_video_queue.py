@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import trio
 
@@ -40,42 +41,48 @@ class VideoQueueActor(actors.Actor[VideoIn]):
     async def run(self, context: actors.Context[VideoIn]) -> None:
         inbox = context.inbox
         schedule = self.schedule
-        woke_on_time = False
+        settled = True  # False right after waking on time: a repeat would wait one yield
         while True:
-            if woke_on_time:
-                # Let whatever else falls due at this instant (a frame, a tick) arrive first,
-                # so a repeat never goes out at the instant a new frame is due.
-                await trio.lowlevel.checkpoint()
-            sources = self._sources(inbox)
+            sources = self._sources(inbox, ticks=True)
             while any(len(source) for source in sources):
                 self._handle(actors.receive_first_nowait(*sources)[1])
-                sources = self._sources(inbox)
+                sources = self._sources(inbox, ticks=True)
             now = trio.current_time()
-            emission, wake_at = schedule.poll(now)
+            emission, wake_at = schedule.poll(now, repeat=settled)
             while emission is not None:
                 self.publisher.tell_nowait(
                     VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
                 )
                 emission, wake_at = schedule.poll(now)
+            if not settled and wake_at == now:
+                # A repeat is due: let whatever else falls due at this instant (a frame, a
+                # tick) arrive first, so a repeat never goes out when a new frame is due.
+                await trio.lowlevel.checkpoint()
+                settled = True
+                continue
+            # Ticks wake this actor only when a decision waits on one; otherwise they queue up
+            # and are taken in at the next wake-up (a frame, a flush, or a due time).
+            sources = self._sources(inbox, ticks=schedule.needs_tick)
             with trio.move_on_at(math.inf if wake_at is None else wake_at) as wait:
                 try:
-                    _, message = await actors.receive_first(*self._sources(inbox))
+                    _, message = await actors.receive_first(*sources)
                 except trio.EndOfChannel:
                     return
                 self._handle(message)
-            woke_on_time = wait.cancelled_caught
+            settled = not wait.cancelled_caught
 
     def _sources(
-        self, inbox: actors.Mailbox[VideoIn]
-    ) -> (
-        tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick], actors.Mailbox[VideoIn]]
-        | tuple[actors.Mailbox[Flush], actors.Mailbox[ClockTick]]
-    ):
-        """Flushes first, then ticks, then frames — unless the schedule is full and full
-        means wait (overflow="block"): then frames stay in the inbox, and writers wait."""
-        if self.block_when_full and self.schedule.full:
-            return (self.control, self.ticks)
-        return (self.control, self.ticks, inbox)
+        self, inbox: actors.Mailbox[VideoIn], *, ticks: bool
+    ) -> tuple[actors.Mailbox[Any], ...]:
+        """What to take messages from, in priority order: flushes, then ticks (unless no
+        decision waits on one), then frames (unless the schedule is full and full means wait,
+        overflow="block": then frames stay in the inbox and writers wait)."""
+        sources: list[actors.Mailbox[Any]] = [self.control]
+        if ticks:
+            sources.append(self.ticks)
+        if not (self.block_when_full and self.schedule.full):
+            sources.append(inbox)
+        return tuple(sources)
 
     def _handle(self, message: Flush | ClockTick | VideoIn) -> None:
         if isinstance(message, Flush):
