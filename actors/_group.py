@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -23,7 +23,7 @@ M = TypeVar("M")
 @attrs.define(eq=False)
 class _Member:
     name: str
-    ref: ActorRef[object]
+    ref: ActorRef[Any]
     scope: trio.CancelScope
     done: trio.Event
 
@@ -57,7 +57,7 @@ class ActorGroup:
         self._closing = False
 
     @property
-    def refs(self) -> list[ActorRef[object]]:
+    def refs(self) -> list[ActorRef[Any]]:
         """Refs of the members, in start order."""
         return [member.ref for member in self._members]
 
@@ -92,7 +92,7 @@ class ActorGroup:
                 done.set()
 
         ref: ActorRef[M] = await self._nursery.start(supervised, name=f"{self.name}.{name}")
-        self._members.append(_Member(name, ref, scope, done))  # type: ignore[arg-type]
+        self._members.append(_Member(name, ref, scope, done))
         return ref
 
     async def shutdown(self) -> None:

@@ -100,12 +100,11 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     def _drain(self, inbox: actors.Mailbox[EndOfSpeech | WaitPlayout]) -> None:
         """Handle what arrived at this very instant before ticking (flushes first)."""
         while len(self.control) or len(inbox):
-            _, message = (
-                (0, self.control.get_nowait()) if len(self.control) else (1, inbox.get_nowait())
-            )
-            self._handle(message)
+            self._handle(actors.receive_first_nowait(self.control, inbox)[1])
 
     def _handle(self, message: Flush | EndOfSpeech | WaitPlayout) -> None:
+        if message.epoch > self.epoch:  # its flush is still on the way: catch up
+            self._flush(message.epoch)
         if isinstance(message, Flush):
             self._flush(message.epoch)
         elif isinstance(message, EndOfSpeech):
@@ -116,9 +115,7 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
                 self._check_ended()
         elif message.epoch < self.epoch:
             message.reply.send(PlayoutResult(0.0, interrupted=True))
-        elif message.epoch > self.epoch:
-            message.reply.fail(ValueError(f"epoch {message.epoch} has not started"))
-        elif self.speech is SpeechState.ENDED:
+        elif self.speech is SpeechState.ENDED and message.epoch == self.epoch:
             message.reply.send(PlayoutResult(self.position, interrupted=False))
         else:
             self.waiters.append(message.reply)

@@ -186,7 +186,10 @@ class VideoSchedule:
     # -- timing ----------------------------------------------------------------------------------
 
     def _due(self, frame: _Frame, now: float) -> float | None:
-        """When ``frame`` is due, if that is known yet (without the pts-less spacing)."""
+        """When ``frame`` is due, if that is known yet (without the pts-less spacing).
+
+        When a timestamped frame's hold expires in an epoch without audio, this fixes the
+        epoch's free-run anchor (that frame is shown at the end of its hold, the rest follow)."""
         playout = self._playout
         v = frame.media
         speech = playout.speech
@@ -279,37 +282,23 @@ class VideoSchedule:
         return self._emit_repeat(next_repeat, now), now
 
     def _choose_new(self, now: float) -> tuple[tuple[_Frame, float] | None, float | None]:
-        """The frame to show now, if any (dropping the older of several due timestamped
-        frames), and otherwise when the head frame falls due, if known."""
+        """The frame to show now and its due time, if one is due (of several due timestamped
+        frames the newest; the older are dropped-late); otherwise when the head frame falls due,
+        if that is known."""
         frames = self._frames
-        chosen: tuple[_Frame, float] | None = None
         while frames:
             frame = frames[0]
             due = self._due(frame, now) if frame.timestamped else self._untimed_due(frame, now)
             if due is None or due > now + EPS:
-                return chosen, due if chosen is None else None
-            if not frame.timestamped:
-                if chosen is not None:  # a pts-less frame is never dropped: show the due one first
-                    return chosen, None
-                return (frame, due), None
-            if chosen is not None:
-                frames.popleft()
-                self.counters.dropped_late += 1
-                chosen = None
-                continue
-            chosen = (frame, due)
-            if len(frames) == 1:
-                break
-            upcoming = frames[1]
-            if not upcoming.timestamped:
-                break
-            next_due = self._due(upcoming, now)
+                return None, due
+            if not frame.timestamped or len(frames) == 1 or not frames[1].timestamped:
+                return (frame, due), None  # a pts-less frame is never dropped
+            next_due = self._due(frames[1], now)
             if next_due is None or next_due > now + EPS:
-                break
-            frames.popleft()  # the newer one is due too: this one is late
+                return (frame, due), None
+            frames.popleft()  # a newer frame is due too: this one is late
             self.counters.dropped_late += 1
-            chosen = None
-        return chosen, None
+        return None, None
 
     def _release(self) -> float | None:
         """The earliest time the next new frame may go out (the fps cap), if any."""

@@ -32,7 +32,7 @@ from ._messages import (
     WaitPlayout,
 )
 from ._publisher import PublisherActor, PublisherState
-from ._schedule import VideoSchedule
+from ._schedule import DEFAULT_HOLD_S, VideoSchedule
 from ._sink import SinkChannel, SinkRegistry
 from ._stats import OffsetSummary, PlayoutResult, Stats
 from ._video import black_image, prepare_video
@@ -74,9 +74,8 @@ class Synchronizer:
     """One audio/video synchroniser. Create it with :func:`open_synchronizer` or
     :func:`run_synchronizer`; see DESIGN section 5 for the contract."""
 
-    def __init__(self, config: SyncConfig, nursery: trio.Nursery) -> None:
+    def __init__(self, config: SyncConfig) -> None:
         self._config = config
-        self._nursery = nursery
         self._epoch_state = EpochState()
         self._audio_counters = AudioCounters()
         self._writer = _Writer(0)
@@ -118,7 +117,7 @@ class Synchronizer:
             sample_rate=config.sample_rate,
             capacity=config.video_queue_frames,
             av_offset_s=config.av_offset_s,
-            hold_s=max(0.25, config.playout_delay_s),
+            hold_s=max(DEFAULT_HOLD_S, config.playout_delay_s),
             placeholder=black_image(config.width, config.height),
         )
         self._publisher_state = PublisherState(origin=origin)
@@ -384,33 +383,35 @@ class Synchronizer:
             self._closed = True
             if self._group is not None:
                 await self._group.shutdown()
-            self._sinks.close()
-            self._closed_event.set()
+            self._mark_closed()
         await trio.lowlevel.checkpoint()
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        self._sinks.close()
+        self._closed_event.set()
 
 
 @asynccontextmanager
 async def open_synchronizer(config: SyncConfig | None = None) -> AsyncIterator[Synchronizer]:
-    """Start a synchroniser (its actors run in a nursery of their own) and close it on exit.
+    """Start a synchroniser (its actors run in an actor group of their own) and close it on
+    exit.
 
     If an actor fails, the error propagates from here and every output ends.
     """
     config = SyncConfig() if config is None else config
     if not isinstance(config, SyncConfig):
         raise TypeError(f"config must be an avsync.SyncConfig, got {type(config).__name__}")
-    async with trio.open_nursery() as nursery:
-        sync = Synchronizer(config, nursery)
-        try:
-            async with actors.open_group("avsync", grace_s=SHUTDOWN_GRACE_S) as group:
-                await sync._start(group)
-                try:
-                    yield sync
-                finally:
-                    await sync.aclose()
-        finally:
-            sync._closed = True
-            sync._sinks.close()
-            sync._closed_event.set()
+    sync = Synchronizer(config)
+    try:
+        async with actors.open_group("avsync", grace_s=SHUTDOWN_GRACE_S) as group:
+            await sync._start(group)
+            try:
+                yield sync
+            finally:
+                await sync.aclose()
+    finally:
+        sync._mark_closed()  # also when an actor failed: every output ends
 
 
 async def run_synchronizer(

@@ -8,7 +8,8 @@ under MockClock that is the emit time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import attrs
 import av
@@ -46,6 +47,19 @@ def speech(start: int, count: int) -> np.ndarray:
 
 def config(**overrides: object) -> avsync.SyncConfig:
     return avsync.SyncConfig(width=WIDTH, height=HEIGHT, sample_rate=RATE, **overrides)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def recording(
+    cfg: avsync.SyncConfig | None = None, *, lag_s: float = 0.0
+) -> AsyncIterator[tuple[avsync.Synchronizer, Recorder]]:
+    """A synchroniser with a recorder on its outputs; closed (outputs drained) on exit."""
+    recorder = Recorder(lag_s=lag_s)
+    async with avsync.open_synchronizer(cfg or config()) as sync:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(recorder.run, sync)
+            yield sync, recorder
+            await sync.aclose()
 
 
 @attrs.define

@@ -9,20 +9,16 @@ import trio.testing
 
 import avsync
 
-from .harness import Recorder, config, speech
+from .harness import config, recording, speech
 
 
 async def heard(chunks: list[tuple[int, int, float | None]]) -> tuple[np.ndarray, float]:
     """Write (first media index, count, pts) chunks; return the audio stream and position."""
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            for first, count, pts in chunks:
-                await sync.write_audio(speech(first, count), pts=pts)
-            await sync.end_audio()
-            result = await sync.wait_for_playout()
-            await sync.aclose()
+    async with recording(config()) as (sync, recorder):
+        for first, count, pts in chunks:
+            await sync.write_audio(speech(first, count), pts=pts)
+        await sync.end_audio()
+        result = await sync.wait_for_playout()
     stream = np.concatenate([record.samples for record in recorder.audio])
     start = int(np.flatnonzero(stream)[0])
     return stream[start:], result.position

@@ -10,7 +10,7 @@ import trio.testing
 import avsync
 from actors.testing import live_tasks
 
-from .harness import RATE, Recorder, config, marked_frame, speech
+from .harness import RATE, Recorder, config, marked_frame, recording, speech
 
 
 async def write_chunks_timed(sync: avsync.Synchronizer, seconds: int) -> list[float]:
@@ -130,22 +130,18 @@ async def test_run_synchronizer_in_a_nursery(autojump_clock: trio.testing.MockCl
 
 
 async def test_stats_match_what_happened(autojump_clock: trio.testing.MockClock) -> None:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            emitted_before = sync.stats().frames_emitted
-            await sync.write_audio(speech(0, RATE))
-            for index in range(30):
-                await sync.write_video(marked_frame(index), pts=index / 30)
-            await sync.write_video(marked_frame(99), pts=0.0)  # same media time: the newer wins
-            await sync.end_audio()
-            await sync.wait_for_playout()
-            await trio.sleep(0.5)  # idle: the last frame repeats
-            await sync.start_turn()
-            await sync.write_audio(speech(0, 960), epoch=0)  # stale
-            await sync.aclose()
-            stats = sync.stats()
+    async with recording(config()) as (sync, recorder):
+        emitted_before = sync.stats().frames_emitted
+        await sync.write_audio(speech(0, RATE))
+        for index in range(30):
+            await sync.write_video(marked_frame(index), pts=index / 30)
+        await sync.write_video(marked_frame(99), pts=0.0)  # same media time: the newer wins
+        await sync.end_audio()
+        await sync.wait_for_playout()
+        await trio.sleep(0.5)  # idle: the last frame repeats
+        await sync.start_turn()
+        await sync.write_audio(speech(0, 960), epoch=0)  # stale
+    stats = sync.stats()  # after closing: every output has been received
     new_frames = [r for r in recorder.video if r.mark is not None]
     shown = recorder.first_shown()
     assert stats.epoch == 1 and stats.flushes == 1

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import avsync
 from actors.testing import run_scenario
 
-from .harness import RATE, Recorder, config, marked_frame
+from .harness import RATE, Recorder, config, marked_frame, recording
 
 
 def epoch_tone(epoch: int, count: int) -> np.ndarray:
@@ -81,20 +81,16 @@ async def test_start_turn_bumps_the_epoch_and_rejects_future_epochs(
 async def test_flush_mid_speech_fades_and_keeps_the_last_frame(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config(fade_ms=5.0)) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await sync.write_audio(epoch_tone(0, RATE * 2))  # 2 s buffered
-            for index in range(60):
-                await sync.write_video(marked_frame(index), pts=index / 30)
-            await trio.sleep(0.5)
-            await sync.start_turn()
-            recorder.events.append(("flushed", 1))
-            flushed_at = trio.current_time()
-            await trio.sleep(0.3)
-            stats = sync.stats()
-            await sync.aclose()
+    async with recording(config(fade_ms=5.0)) as (sync, recorder):
+        await sync.write_audio(epoch_tone(0, RATE * 2))  # 2 s buffered
+        for index in range(60):
+            await sync.write_video(marked_frame(index), pts=index / 30)
+        await trio.sleep(0.5)
+        await sync.start_turn()
+        recorder.events.append(("flushed", 1))
+        flushed_at = trio.current_time()
+        await trio.sleep(0.3)
+        stats = sync.stats()
     assert check_no_stale_output(recorder) == 1
     # the audio after the flush ramps down from the last sample delivered: no click
     stream = np.concatenate([record.samples for record in recorder.audio]).astype(np.int32)

@@ -11,23 +11,19 @@ import trio.testing
 
 import avsync
 
-from .harness import RATE, Recorder, config, marked_frame, speech
+from .harness import RATE, Recorder, config, marked_frame, recording, speech
 from .provider import Script, perform
 
 
 async def run_script(script: Script, **overrides: object) -> tuple[Recorder, avsync.Stats]:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config(**overrides)) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await trio.sleep(0.05)  # a few ticks of idle output first
-            await perform(sync, script)
-            result = await sync.wait_for_playout()
-            assert not result.interrupted
-            assert result.position == pytest.approx(script.duration, abs=1 / RATE)
-            await trio.sleep(0.2)
-            stats = sync.stats()
-            await sync.aclose()
+    async with recording(config(**overrides)) as (sync, recorder):
+        await trio.sleep(0.05)  # a few ticks of idle output first
+        await perform(sync, script)
+        result = await sync.wait_for_playout()
+        assert not result.interrupted
+        assert result.position == pytest.approx(script.duration, abs=1 / RATE)
+        await trio.sleep(0.2)
+        stats = sync.stats()
     return recorder, stats
 
 
@@ -108,15 +104,11 @@ async def test_ptsless_frame_after_half_a_second_of_audio(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """0.5 s of audio buffered, then a frame: shown when that 0.5 s has played, not a tick later."""
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await trio.sleep(0.05)
-            await sync.write_audio(speech(0, RATE // 2))
-            await sync.write_video(marked_frame(7))
-            await trio.sleep(1.0)
-            await sync.aclose()
+    async with recording(config()) as (sync, recorder):
+        await trio.sleep(0.05)
+        await sync.write_audio(speech(0, RATE // 2))
+        await sync.write_video(marked_frame(7))
+        await trio.sleep(1.0)
     shown = recorder.first_shown()[(7, 0)]
     last_sample_heard = recorder.audio_heard_at(RATE // 2 - 1)
     assert last_sample_heard is not None
@@ -126,17 +118,13 @@ async def test_ptsless_frame_after_half_a_second_of_audio(
 async def test_ptsless_frames_are_spaced_and_never_dropped(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await trio.sleep(0.05)
-            await sync.write_audio(speech(0, RATE // 2))
-            for index in range(5):
-                await sync.write_video(marked_frame(index))
-            await trio.sleep(1.0)
-            stats = sync.stats()
-            await sync.aclose()
+    async with recording(config()) as (sync, recorder):
+        await trio.sleep(0.05)
+        await sync.write_audio(speech(0, RATE // 2))
+        for index in range(5):
+            await sync.write_video(marked_frame(index))
+        await trio.sleep(1.0)
+        stats = sync.stats()
     shown = recorder.first_shown()
     times = [shown[(i, 0)] for i in range(5)]
     assert np.allclose(np.diff(times), 1 / 30)

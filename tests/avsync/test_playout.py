@@ -8,21 +8,17 @@ import trio.testing
 
 import avsync
 
-from .harness import RATE, Recorder, config, speech
+from .harness import RATE, config, recording, speech
 
 
 async def test_returns_exactly_when_the_last_sample_is_emitted(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await sync.write_audio(speech(0, 1234 * 10))  # not a whole number of packets
-            await sync.end_audio()
-            result = await sync.wait_for_playout()
-            returned_at = trio.current_time()
-            await sync.aclose()
+    async with recording(config()) as (sync, recorder):
+        await sync.write_audio(speech(0, 1234 * 10))  # not a whole number of packets
+        await sync.end_audio()
+        result = await sync.wait_for_playout()
+        returned_at = trio.current_time()
     assert result == avsync.PlayoutResult(position=12340 / RATE, interrupted=False)
     last_packet_at = recorder.speech_packets()[-1][0]
     assert returned_at == pytest.approx(last_packet_at, abs=1e-9)
@@ -31,21 +27,18 @@ async def test_returns_exactly_when_the_last_sample_is_emitted(
 async def test_a_flush_interrupts_the_wait_with_the_position_heard(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    recorder = Recorder()
-    async with avsync.open_synchronizer(config()) as sync:
+    async with recording(config()) as (sync, recorder):
+        await sync.write_audio(speech(0, RATE * 3))
+        await sync.end_audio()
+
+        async def barge_in() -> None:
+            await trio.sleep(1.01)
+            await sync.start_turn()
+
         async with trio.open_nursery() as nursery:
-            await nursery.start(recorder.run, sync)
-            await sync.write_audio(speech(0, RATE * 3))
-            await sync.end_audio()
-
-            async def barge_in() -> None:
-                await trio.sleep(1.01)
-                await sync.start_turn()
-
             nursery.start_soon(barge_in)
             result = await sync.wait_for_playout()
-            heard = sum(count for _, _, count in recorder.speech_packets()) / RATE
-            await sync.aclose()
+        heard = sum(count for _, _, count in recorder.speech_packets()) / RATE
     assert result.interrupted
     assert result.position == pytest.approx(heard)
     assert 1.0 <= result.position <= 1.04
