@@ -8,6 +8,7 @@ or silence with the same pts (so audio pts stay gapless), video is dropped.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +36,14 @@ class _Sink(Generic[F, X]):
         self._closed = False  # producer side: no more items will come
         self._detached = False  # consumer side: closed by the consumer
         self._waiting = trio.lowlevel.ParkingLot()
+        #: called (synchronously) after every push and at close: how a consumer outside trio,
+        #: such as an aiortc track on asyncio, learns that there is something to take
+        self.listener: Callable[[], None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        """No more items will come (the synchroniser has closed)."""
+        return self._closed
 
     @property
     def detached(self) -> bool:
@@ -48,10 +57,14 @@ class _Sink(Generic[F, X]):
             self.dropped += 1
         self._items.append((epoch, frame, extra))
         self._waiting.unpark()
+        if self.listener is not None:
+            self.listener()
 
     def close(self) -> None:
         self._closed = True
         self._waiting.unpark_all()
+        if self.listener is not None:
+            self.listener()
 
     def detach(self) -> None:
         self._detached = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import trio
@@ -37,6 +37,9 @@ from ._sink import SinkChannel, SinkRegistry
 from ._stats import OffsetSummary, PlayoutResult, Stats
 from ._video import black_image, prepare_video
 from ._video_queue import VideoQueueActor
+
+if TYPE_CHECKING:
+    from .webrtc import SyncAudioTrack, SyncVideoTrack
 
 __all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer"]
 
@@ -83,6 +86,8 @@ class Synchronizer:
         self._closed = False
         self._closed_event = trio.Event()
         self._group: actors.ActorGroup | None = None
+        self._audio_track: SyncAudioTrack | None = None
+        self._video_track: SyncVideoTrack | None = None
         packet_s = config.packet_s
         self._sinks = SinkRegistry(
             config.channels, max(2, math.ceil(AUDIO_SINK_S / packet_s)), VIDEO_SINK_FRAMES
@@ -344,6 +349,26 @@ class Synchronizer:
         on 1/90000). Ends with ``EndOfChannel`` after ``aclose()``."""
         self._sinks.prune()
         return SinkChannel(self._sinks.add_video())
+
+    @property
+    def audio_track(self) -> SyncAudioTrack:
+        """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
+        if self._audio_track is None:
+            from .webrtc import SyncAudioTrack
+
+            self._sinks.prune()
+            self._audio_track = SyncAudioTrack(self._sinks.add_audio())
+        return self._audio_track
+
+    @property
+    def video_track(self) -> SyncVideoTrack:
+        """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
+        if self._video_track is None:
+            from .webrtc import SyncVideoTrack
+
+            self._sinks.prune()
+            self._video_track = SyncVideoTrack(self._sinks.add_video())
+        return self._video_track
 
     def stats(self) -> Stats:
         schedule = self._schedule.counters

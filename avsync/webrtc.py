@@ -1,0 +1,140 @@
+"""The WebRTC face: a synchroniser's outputs as aiortc tracks.
+
+Use it where aiortc runs: inside ``trio_asyncio.open_loop()`` with the trio API, or in a plain
+asyncio program through :class:`avsync.aio.AVSynchronizer`::
+
+    async with trio_asyncio.open_loop():
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        audio_sender, video_sender = avsync.webrtc.add_tracks(pc, sync)
+
+Each track is an output of the synchroniser with its own small buffer: ``recv()`` returns every
+frame at its emit time (never in bursts — aiortc stamps its RTCP sender reports with the send
+time, so whatever it is handed late is heard late), with the publisher's pts. After ``aclose()``
+the tracks are ended and ``recv()`` raises ``MediaStreamError`` at once, discarding anything
+still queued, as aiortc's own tracks do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import aioice.ice
+import av
+import trio
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError
+
+from ._sink import AudioSink, VideoSink, _Sink
+
+if TYPE_CHECKING:
+    from ._synchronizer import Synchronizer
+
+__all__ = ["SyncAudioTrack", "SyncVideoTrack", "add_tracks", "loopback_candidates"]
+
+F = TypeVar("F", av.AudioFrame, av.VideoFrame)
+
+
+class _SyncTrack(MediaStreamTrack, Generic[F]):
+    """An aiortc track that hands over what one synchroniser output receives."""
+
+    def __init__(self, sink: _Sink[F, Any]) -> None:
+        super().__init__()
+        self._sink: _Sink[F, Any] = sink
+        self._waiter: asyncio.Future[None] | None = None
+        sink.listener = self._wake
+
+    @property
+    def readyState(self) -> str:
+        return "ended" if self._sink.closed else str(super().readyState)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def recv(self) -> F:
+        """The next frame, at its emit time. Raises ``MediaStreamError`` once the track has
+        ended (the synchroniser was closed, or ``stop()`` was called)."""
+        while True:
+            if self._sink.closed or super().readyState != "live":
+                if super().readyState == "live":
+                    self.stop()
+                raise MediaStreamError
+            try:
+                return self._sink.receive_nowait()
+            except trio.WouldBlock:
+                pass
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                self.stop()
+                raise MediaStreamError from None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def stop(self) -> None:
+        """End this track and detach it from the synchroniser's output."""
+        super().stop()
+        self._sink.detach()
+        self._wake()
+
+    @property
+    def dropped(self) -> int:
+        """Frames this track lost because aiortc fell behind (its buffer drops the oldest)."""
+        return int(self._sink.dropped)
+
+
+class SyncAudioTrack(_SyncTrack[av.AudioFrame]):
+    """The synchronised audio: s16 frames of ``packet_ms``, pts on 1/sample_rate."""
+
+    kind = "audio"
+
+    def __init__(self, sink: AudioSink) -> None:
+        super().__init__(sink)
+
+
+class SyncVideoTrack(_SyncTrack[av.VideoFrame]):
+    """The synchronised video: yuv420p frames of ``width x height``, pts on 1/90000."""
+
+    kind = "video"
+
+    def __init__(self, sink: VideoSink) -> None:
+        super().__init__(sink)
+
+
+def add_tracks(pc: RTCPeerConnection, sync: Synchronizer) -> tuple[RTCRtpSender, RTCRtpSender]:
+    """Add the synchroniser's audio and video tracks to ``pc`` as one MediaStream and return
+    the two senders (audio, video).
+
+    A browser lip-syncs two tracks only when they belong to one MediaStream (the same msid in
+    the SDP); some aiortc versions give each sender a stream id of its own, so both senders are
+    given the same one here.
+    """
+    audio_sender = pc.addTrack(sync.audio_track)
+    video_sender = pc.addTrack(sync.video_track)
+    video_sender._stream_id = audio_sender._stream_id
+    return audio_sender, video_sender
+
+
+@contextmanager
+def loopback_candidates() -> Iterator[None]:
+    """Make aioice gather host candidates on 127.0.0.1 only, for tests and demos that must not
+    leave the machine. (aioice advertises every interface by default and skips loopback.)
+
+    Use together with ``RTCConfiguration(iceServers=[])`` so that no STUN or TURN server is asked.
+    Restores aioice on exit. Not thread-safe: it patches a module attribute.
+    """
+    original = aioice.ice.get_host_addresses
+
+    def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = loopback_only
+    try:
+        yield
+    finally:
+        aioice.ice.get_host_addresses = original
