@@ -82,10 +82,12 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
             return
         state.epoch = epoch
         self.sinks.prune()
-        for audio_sink in self.sinks.audio:
-            state.audio_dropped_stale_s += audio_sink.purge(epoch, self.ramp)
-        for video_sink in self.sinks.video:
-            state.frames_dropped_stale += video_sink.purge(epoch)
+        # Every output purges what it holds; count the same stale packet or frame once (the
+        # most any one output lost), not once per output.
+        purged_audio = [sink.purge(epoch, self.ramp) for sink in self.sinks.audio]
+        purged_video = [sink.purge(epoch) for sink in self.sinks.video]
+        state.audio_dropped_stale_s += max(purged_audio, default=0.0)
+        state.frames_dropped_stale += max(purged_video, default=0)
 
     def _audio(self, message: AudioOut) -> None:
         samples = message.samples

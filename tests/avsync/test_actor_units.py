@@ -133,3 +133,30 @@ async def test_a_slow_sink_drops_its_oldest_and_counts() -> None:
         slow.push_frame(0, to_video_frame(image, index), image, new=True)
     assert slow.dropped == 3 and sinks.dropped == 3
     assert [slow.receive_nowait().pts for _ in range(2)] == [3, 4]
+
+
+async def test_a_flush_counts_stale_output_once_however_many_outputs() -> None:
+    from avsync._sink import make_audio_frame
+    from avsync._video import to_video_frame
+
+    sinks = SinkRegistry(CONFIG.channels, 16, 16)
+    audio_outputs = [sinks.add_audio(), sinks.add_audio()]
+    video_outputs = [sinks.add_video(), sinks.add_video()]
+    image = black_image(64, 48)
+    for index in range(2):  # two stale packets and frames waiting in every output
+        samples = np.full((CONFIG.packet_samples, 1), 100, np.int16)
+        frame = make_audio_frame(samples, index * CONFIG.packet_samples, 48000, "mono")
+        for audio in audio_outputs:
+            audio.push_packet(0, frame, samples)
+        for video in video_outputs:
+            video.push_frame(0, to_video_frame(image, index), image, new=True)
+    state = PublisherState(origin=0.0)
+    control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
+    async with trio.open_nursery() as nursery:
+        await actors.spawn(nursery, lambda: PublisherActor(CONFIG, state, control, sinks))
+        reply: actors.Reply[None] = actors.Reply()
+        await control.put(Barrier(1, reply))
+        await reply.wait()
+        nursery.cancel_scope.cancel()
+    assert state.audio_dropped_stale_s == pytest.approx(0.04)
+    assert state.frames_dropped_stale == 2
