@@ -1,0 +1,619 @@
+"""The asyncio face: :class:`AVSynchronizer`, the synchroniser for plain asyncio programs.
+
+::
+
+    async def main() -> None:
+        async with AVSynchronizer(width=1280, height=720, fps=30, channels=1) as sync:
+            pc = RTCPeerConnection()
+            avsync.webrtc.add_tracks(pc, sync)  # sync.audio_track, sync.video_track
+            await sync.write_audio(pcm)
+            await sync.write_video(frame)
+
+    asyncio.run(main())  # no trio at the call site
+
+Underneath runs the trio :class:`~avsync.Synchronizer`, unchanged: same clock, same epoch
+guarantee, same errors. Trio runs as a *guest* of the asyncio loop
+(:func:`trio.lowlevel.start_guest_run`): trio's scheduler is driven by callbacks on the asyncio
+loop (``loop.call_soon`` / ``loop.call_soon_threadsafe``), only its wait for I/O and timeouts
+happens in a helper thread, so trio tasks and asyncio callbacks take turns in the one thread and
+share objects without locks. That is how the aiortc tracks, woken by the synchroniser's outputs,
+work on this loop.
+
+Why guest mode and not trio-asyncio: ``trio_asyncio.open_loop()`` runs an asyncio loop *inside*
+``trio.run``, so trio must own the thread. A program started with ``asyncio.run()`` already owns
+its loop, and that loop cannot be handed to trio afterwards; the only way to run trio code inside
+it is for trio to be the guest. (Trio programs keep using the trio API and trio-asyncio.)
+
+One exception: if the running asyncio loop is itself a trio-asyncio loop, this code already runs
+inside a trio run, and a thread holds one trio run at a time. The synchronisers are then hosted in
+that run (in a system task) instead of a guest run; everything else is the same. Beware that
+importing ``trio_asyncio`` installs its event loop policy, after which a plain ``asyncio.run()``
+creates a trio-asyncio loop.
+
+How calls cross over. One trio guest run per thread hosts every ``AVSynchronizer`` of that
+asyncio loop (trio allows one run per thread): it starts with the first synchroniser and ends when
+the last one closes, so no trio state is left behind. Each synchroniser is a trio task of that run,
+holding :func:`~avsync.open_synchronizer` open plus a nursery for calls. An awaited method
+(``write_audio``, ``flush``...) creates an asyncio future, asks trio through the run's
+:class:`~trio.lowlevel.TrioToken` (``run_sync_soon``, thread-safe, wakes trio) to start a trio task
+that makes the call on the trio ``Synchronizer``, and awaits the future, which that task resolves
+with the result or the very exception raised (``InvalidAudioError``, ``EpochError``,
+``SynchronizerClosed``...). The crossing costs about 0.1 ms.
+
+Cancellation: a cancelled asyncio caller cancels its trio task and waits for it to end before
+``CancelledError`` propagates, so no work is left running behind it. A cancelled write either wrote
+nothing (the usual case, when it was waiting for buffer space) or, if it had completed before the
+cancellation reached trio, wrote everything; never part of it.
+
+Lifecycle: the constructor only validates the configuration, so it may run outside a running loop.
+The synchroniser starts in ``await sync.start()`` or ``async with``, or on the first awaited call.
+It is bound to the loop it started on. ``audio_track``, ``video_track`` and ``stats()`` need it
+started (else ``RuntimeError``); ``epoch`` is 0 before the start. ``aclose()`` closes the trio
+synchroniser (every output ends: tracks raise ``MediaStreamError``), ends the guest run if it was
+the last synchroniser and waits for that; afterwards every call raises
+:class:`~avsync.SynchronizerClosed` at once. If the program's main coroutine returns without
+``aclose()``, ``asyncio.run()``'s final cancellation of leftover tasks closes the synchronisers and
+ends the guest run (only leave the loop by way of ``asyncio.run`` or after ``aclose()``).
+
+Failures: if the synchroniser fails (an actor escalates a crash), every output ends, calls raise
+``SynchronizerClosed`` (once the failure has reached this object, with the failure as
+``__cause__``) and the failure itself is raised by
+``start()`` if it happened there, else by the first ``aclose()`` (or ``async with`` exit), as
+``open_synchronizer`` raises it in trio. A failure nobody collects is logged by asyncio as a future
+exception never retrieved.
+
+Everything here must be used from the thread of the loop it runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
+
+import attrs
+import outcome
+import trio
+
+from ._config import Overflow, SyncConfig
+from ._errors import SynchronizerClosed
+from ._stats import PlayoutResult, Stats
+from ._synchronizer import Synchronizer, open_synchronizer
+
+if TYPE_CHECKING:
+    from .webrtc import SyncAudioTrack, SyncVideoTrack
+
+__all__ = ["AVSynchronizer", "SyncOptions"]
+
+T = TypeVar("T")
+
+
+class SyncOptions(TypedDict, total=False):
+    """The other :class:`~avsync.SyncConfig` fields ``AVSynchronizer`` takes as keywords."""
+
+    packet_ms: float
+    audio_buffer_s: float
+    overflow: Overflow
+    av_offset_s: float
+    playout_delay_s: float
+    fade_ms: float
+
+
+def _make_config(
+    width: int,
+    height: int,
+    fps: float,
+    max_queue_size: int,
+    sample_rate: int,
+    channels: int,
+    options: dict[str, Any],
+) -> SyncConfig:
+    if "video_buffer_s" in options:
+        raise TypeError("AVSynchronizer sizes its video queue with max_queue_size (in frames)")
+    if (
+        isinstance(max_queue_size, bool)
+        or not isinstance(max_queue_size, int)
+        or max_queue_size <= 0
+    ):
+        raise ValueError(f"max_queue_size must be a positive int, got {max_queue_size!r}")
+    config = SyncConfig(
+        width=width, height=height, fps=fps, sample_rate=sample_rate, channels=channels, **options
+    )
+    # the queue holds floor(video_buffer_s * fps) frames: make that exactly max_queue_size
+    buffer_s = max_queue_size / config.fps
+    while math.floor(buffer_s * config.fps) < max_queue_size:
+        buffer_s = math.nextafter(buffer_s, math.inf)
+    return attrs.evolve(config, video_buffer_s=buffer_s)
+
+
+def _closed_error(failure: BaseException | None) -> SynchronizerClosed:
+    if failure is None:
+        return SynchronizerClosed("the synchroniser is closed")
+    error = SynchronizerClosed(f"the synchroniser failed: {failure!r}")
+    error.__cause__ = failure
+    return error
+
+
+async def _wait_for(future: asyncio.Future[Any]) -> None:
+    """Wait until ``future`` is done, even if this task is cancelled meanwhile (the cancellation
+    is re-raised afterwards). Only for futures that trio resolves promptly."""
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait((future,))
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+class _Call(Generic[T]):
+    """One asyncio-side call, run as a trio task; ``future`` gets its outcome."""
+
+    __slots__ = ("fn", "future", "scope")
+
+    def __init__(self, fn: Callable[[Synchronizer], Awaitable[T]], future: asyncio.Future[T]):
+        self.fn = fn
+        self.future = future
+        self.scope = trio.CancelScope()  # cancelled (from trio) when the asyncio caller gives up
+
+    def succeed(self, value: T) -> None:
+        if not self.future.done():
+            self.future.set_result(value)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+    def cancel(self) -> None:
+        self.future.cancel()
+
+
+_local = threading.local()  # .host: the _TrioHost of this thread, if any
+
+
+class _TrioHost:
+    """The trio run hosting the AVSynchronizers of one asyncio loop: a guest run of that loop
+    or, when the loop itself runs inside trio (trio-asyncio), that trio run.
+
+    Started by the first member, stopped when the last one leaves. A keeper task on the loop ends
+    it (closing the members) when the loop's leftover tasks are cancelled at ``asyncio.run()``'s
+    end, so that the thread is never left with a half-finished trio run.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.members: set[AVSynchronizer] = set()
+        self.stopping = False
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.nursery: trio.Nursery | None = None
+        self._stop = trio.Event()
+        self.guest = not trio.lowlevel.in_trio_run()
+        if self.guest:
+            trio.lowlevel.start_guest_run(
+                self._main,
+                run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+                run_sync_soon_not_threadsafe=loop.call_soon,
+                done_callback=self._finished,
+                # asyncio owns signal.set_wakeup_fd (loop.add_signal_handler): trio keeps off it
+                host_uses_signal_set_wakeup_fd=True,
+            )
+        else:  # a trio-asyncio loop: this code already runs in a trio task
+            trio.lowlevel.spawn_system_task(self._main_in_system_task, name="avsync.aio host")
+        self.token = trio.lowlevel.current_trio_token()
+        self._keeper = loop.create_task(self._keep(), name="avsync.aio trio host")
+
+    @classmethod
+    async def join(cls, member: AVSynchronizer) -> _TrioHost:
+        """The trio host of the running loop, started if need be, with ``member`` added."""
+        loop = asyncio.get_running_loop()
+        while True:
+            host: _TrioHost | None = getattr(_local, "host", None)
+            if host is None:
+                host = _local.host = cls(loop)
+            elif host.loop.is_closed():
+                raise RuntimeError(
+                    "an event loop of this thread was closed while AVSynchronizers ran on it, "
+                    "leaving their trio run unfinished: aclose() them before closing the loop "
+                    "(asyncio.run() does it for you)"
+                )
+            elif host.loop is not loop:
+                raise RuntimeError(
+                    "another event loop of this thread still runs AVSynchronizers; "
+                    "aclose() them first"
+                )
+            if host.stopping:  # the last member just left: let that run end, start a new one
+                await asyncio.wait((host.done,))
+                continue
+            host.members.add(member)
+            try:
+                await asyncio.shield(host.ready)
+            except BaseException:
+                host.leave(member)
+                raise
+            return host
+
+    def leave(self, member: AVSynchronizer) -> None:
+        self.members.discard(member)
+        if not self.members:
+            self.stop()
+
+    def stop(self) -> None:
+        """End the run (its members have left)."""
+        if not self.stopping:
+            self.stopping = True
+            with contextlib.suppress(trio.RunFinishedError):
+                self.token.run_sync_soon(self._stop.set)
+
+    def spawn(self, member: AVSynchronizer) -> None:
+        """Start the trio side of ``member`` (from any thread)."""
+
+        def start() -> None:
+            try:
+                assert self.nursery is not None
+                self.nursery.start_soon(member._host, name="avsync.aio synchroniser")
+            except RuntimeError:  # the run is ending
+                member._end(None)
+
+        self.token.run_sync_soon(start)
+
+    async def _main(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            if not self.ready.done():
+                self.ready.set_result(None)
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    async def _main_in_system_task(self) -> None:
+        try:
+            await self._main()
+        except trio.Cancelled:  # the trio run is ending
+            self._finished(outcome.Value(None))
+            raise
+        except BaseException as exc:  # (raising it would crash the whole trio run)
+            self._finished(outcome.Error(exc))
+        else:
+            self._finished(outcome.Value(None))
+
+    def _finished(self, run_outcome: outcome.Outcome[None]) -> None:
+        if getattr(_local, "host", None) is self:
+            _local.host = None
+        self.stopping = True
+        error = run_outcome.error if isinstance(run_outcome, outcome.Error) else None
+        members = list(self.members)
+        self.members.clear()
+        for member in members:
+            member._end(error)
+        if not self.ready.done():
+            self.ready.set_exception(error or RuntimeError("the trio run ended at once"))
+        if error is not None and not members:  # nobody to raise it: log it
+            self.loop.call_exception_handler(
+                {"message": "avsync's trio run failed", "exception": error}
+            )
+        if not self.done.done():
+            self.done.set_result(None)
+
+    async def _keep(self) -> None:
+        try:
+            await asyncio.wait((self.done,))
+        except asyncio.CancelledError:  # the loop is ending (or someone cancelled every task)
+            for member in list(self.members):
+                member._request_close()
+            if not self.members:
+                self.stop()
+            await _wait_for(self.done)
+            raise
+
+
+class AVSynchronizer:
+    """An audio/video synchroniser for asyncio programs: the trio :class:`~avsync.Synchronizer`
+    run as a trio guest of the running asyncio loop (see the module docstring).
+
+    ``max_queue_size`` is the most frames the video queue holds (``video_buffer_s =
+    max_queue_size / fps``); the other arguments and keywords are :class:`~avsync.SyncConfig`
+    fields. Invalid values raise ``ValueError`` naming the field. The constructor needs no
+    running loop; the synchroniser starts in :meth:`start` (or ``async with``, or the first
+    awaited call) and is bound to that loop.
+    """
+
+    def __init__(
+        self,
+        width: int = 1920,
+        height: int = 1080,
+        fps: float = 30,
+        max_queue_size: int = 300,
+        sample_rate: int = 48000,
+        channels: int = 2,
+        **options: Unpack[SyncOptions],
+    ) -> None:
+        self._config = _make_config(
+            width, height, fps, max_queue_size, sample_rate, channels, dict(options)
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._host_run: _TrioHost | None = None
+        self._sync: Synchronizer | None = None
+        self._calls: trio.Nursery | None = None
+        self._pending: set[_Call[Any]] = set()
+        self._close_requested = trio.Event()
+        self._started: asyncio.Future[None] | None = None
+        #: resolved when the trio side has ended: None, or the synchroniser's failure
+        self._finished: asyncio.Future[None] | None = None
+        self._launcher: asyncio.Task[None] | None = None
+        self._closing = False  # aclose() was called: calls are refused
+        self._ended = False  # the trio side has ended (or never started)
+        self._failure: BaseException | None = None
+        self._failure_reported = False
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> SyncConfig:
+        """The :class:`~avsync.SyncConfig` in force."""
+        return self._config
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0 until the first ``start_turn()``)."""
+        return 0 if self._sync is None else self._sync.epoch
+
+    @property
+    def closed(self) -> bool:
+        """``aclose()`` was called, or the synchroniser failed."""
+        return self._closing or self._ended
+
+    @property
+    def audio_track(self) -> SyncAudioTrack:
+        """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
+        return self._started_synchronizer().audio_track
+
+    @property
+    def video_track(self) -> SyncVideoTrack:
+        """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
+        return self._started_synchronizer().video_track
+
+    def stats(self) -> Stats:
+        """A snapshot of the counters (see :meth:`avsync.Synchronizer.stats`)."""
+        return self._started_synchronizer().stats()
+
+    def _started_synchronizer(self) -> Synchronizer:
+        if self._sync is None:
+            raise RuntimeError(
+                "the AVSynchronizer is not started: use `async with AVSynchronizer(...)` "
+                "or `await sync.start()` first"
+            )
+        return self._sync
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the synchroniser on the running loop (joining or starting the trio guest run).
+        Idempotent. Raises :class:`~avsync.SynchronizerClosed` after ``aclose()``, and the
+        failure itself if the synchroniser fails to start. Cancelling the caller does not stop
+        the start; ``aclose()`` does."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            if self._closing:
+                raise _closed_error(None)
+            self._loop = loop
+            self._started = loop.create_future()
+            self._finished = loop.create_future()
+            self._launcher = loop.create_task(self._launch(), name="avsync.aio start")
+        elif self._loop is not loop:
+            raise RuntimeError("this AVSynchronizer was started on another event loop")
+        assert self._started is not None
+        if not self._started.done():
+            await asyncio.wait((self._started,))  # (asyncio.wait never cancels what it waits on)
+        if self._started.exception() is not None:
+            self._report_failure()
+            raise _closed_error(self._failure)
+        if self._closing or self._ended:
+            raise _closed_error(self._failure)
+
+    async def __aenter__(self) -> AVSynchronizer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close: inputs are refused (``SynchronizerClosed``, at once), the trio synchroniser
+        closes (every output ends; tracks raise ``MediaStreamError``), and the trio guest run
+        ends if this was its last synchroniser; returns when all that is done. Idempotent.
+        Raises the synchroniser's failure, if it failed and that was not yet raised. If the
+        caller is cancelled, the close still completes in the background."""
+        self._request_close()
+        if self._finished is None:  # never started
+            self._ended = True
+            return
+        if not self._finished.done():
+            await asyncio.wait((self._finished,))
+        host = self._host_run
+        if host is not None and host.stopping and not host.done.done():
+            await asyncio.wait((host.done,))
+        self._report_failure()
+
+    def _report_failure(self) -> None:
+        """Raise the failure once (start() or aclose(), whichever sees it first)."""
+        finished = self._finished
+        if finished is None or not finished.done() or self._failure_reported:
+            return
+        failure = finished.exception()  # marks it retrieved
+        if failure is not None:
+            self._failure_reported = True
+            raise failure
+
+    def _request_close(self) -> None:
+        self._closing = True
+        host = self._host_run
+        if host is not None and not self._ended:
+            with contextlib.suppress(trio.RunFinishedError):
+                host.token.run_sync_soon(self._close_requested.set)
+
+    async def _launch(self) -> None:
+        try:
+            host = await _TrioHost.join(self)
+        except BaseException as exc:
+            self._end(None if isinstance(exc, asyncio.CancelledError) else exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._host_run = host
+        if self._closing:
+            self._end(None)
+            return
+        try:
+            host.spawn(self)
+        except trio.RunFinishedError:
+            self._end(None)
+
+    async def _host(self) -> None:
+        """The trio side: holds the synchroniser open until ``aclose()``; calls run in
+        ``self._calls``."""
+        failure: BaseException | None = None
+        try:
+            async with open_synchronizer(self._config) as sync:
+                async with trio.open_nursery() as calls:
+                    self._sync = sync
+                    self._calls = calls
+                    if self._started is not None and not self._started.done():
+                        self._started.set_result(None)
+                    await self._close_requested.wait()
+                    await sync.aclose()  # waiting calls end with SynchronizerClosed
+                    calls.cancel_scope.cancel()
+        except Exception as exc:
+            failure = exc
+        finally:
+            self._end(failure)
+
+    def _end(self, failure: BaseException | None) -> None:
+        """The trio side has ended (or never started): settle everything still waiting."""
+        if self._ended:
+            return
+        self._ended = True
+        self._calls = None
+        self._failure = failure
+        for call in list(self._pending):
+            call.fail(_closed_error(failure))
+        for future in (self._started, self._finished):
+            if future is not None and not future.done():
+                if failure is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(failure)
+        if self._host_run is not None:
+            self._host_run.leave(self)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[[Synchronizer], Awaitable[T]]) -> T:
+        """Run ``fn(synchronizer)`` as a trio task and return its result or raise its error."""
+        loop = asyncio.get_running_loop()
+        if self._sync is None or loop is not self._loop:
+            await self.start()
+        host = self._host_run
+        if self._closing or self._ended or host is None:
+            raise _closed_error(self._failure)
+        future: asyncio.Future[T] = loop.create_future()
+        call = _Call(fn, future)
+        self._pending.add(call)
+        try:
+            try:
+                host.token.run_sync_soon(self._spawn_call, call)
+            except trio.RunFinishedError:
+                raise _closed_error(self._failure) from None
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if not future.done():
+                    with contextlib.suppress(trio.RunFinishedError):
+                        host.token.run_sync_soon(call.scope.cancel)
+                    await _wait_for(future)
+                if not future.cancelled():
+                    future.exception()  # it completed before the cancellation reached trio
+                raise
+        finally:
+            self._pending.discard(call)
+
+    def _spawn_call(self, call: _Call[Any]) -> None:
+        """(In trio.) Start the task of ``call``, or settle it if that is too late."""
+        if call.future.done():
+            return
+        calls = self._calls
+        if calls is None:
+            call.fail(_closed_error(self._failure))
+            return
+        if call.scope.cancel_called:
+            call.cancel()
+            return
+        try:
+            calls.start_soon(self._run_call, call, name="avsync.aio call")
+        except RuntimeError:  # the nursery is closed
+            call.fail(_closed_error(self._failure))
+
+    async def _run_call(self, call: _Call[Any]) -> None:
+        assert self._sync is not None
+        try:
+            with call.scope:
+                call.succeed(await call.fn(self._sync))
+                return
+            call.cancel()  # the scope caught the cancellation the asyncio caller asked for
+        except trio.Cancelled:  # the synchroniser is closing
+            call.fail(_closed_error(self._failure))
+            raise
+        except Exception as exc:
+            call.fail(exc)
+
+    # -- the trio API, from asyncio --------------------------------------------------------------
+
+    async def write_audio(
+        self,
+        samples: Any,
+        *,
+        sample_rate: int | None = None,
+        pts: float | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        """Queue audio: numpy int16 or float32, shape ``(n,)`` or ``(n, channels)``, or an
+        ``av.AudioFrame``. Same rules, errors and waiting as :meth:`avsync.Synchronizer.write_audio`
+        (with ``overflow="block"`` it waits while ``audio_buffer_s`` is buffered)."""
+        await self._call(
+            lambda sync: sync.write_audio(samples, sample_rate=sample_rate, pts=pts, epoch=epoch)
+        )
+
+    async def write_video(
+        self, frame: Any, *, pts: float | None = None, epoch: int | None = None
+    ) -> None:
+        """Queue a frame (``av.VideoFrame`` or numpy uint8 ``(h, w, 3)`` RGB), shown at
+        ``width x height``; see :meth:`avsync.Synchronizer.write_video`."""
+        await self._call(lambda sync: sync.write_video(frame, pts=pts, epoch=epoch))
+
+    async def end_audio(self, *, epoch: int | None = None) -> None:
+        """No more audio for this turn: speech ends once what was written has been emitted."""
+        await self._call(lambda sync: sync.end_audio(epoch=epoch))
+
+    async def start_turn(self) -> int:
+        """Begin a new turn: bump the epoch and flush everything older; returns the new epoch.
+        Once this returns, no output receives audio, or a frame not already shown, of an older
+        epoch."""
+        return await self._call(lambda sync: sync.start_turn())
+
+    async def flush(self) -> int:
+        """The same as :meth:`start_turn`."""
+        return await self._call(lambda sync: sync.flush())
+
+    async def wait_for_playout(self) -> PlayoutResult:
+        """Wait until the current epoch's audio has been emitted, after ``end_audio()``; see
+        :meth:`avsync.Synchronizer.wait_for_playout`."""
+        return await self._call(lambda sync: sync.wait_for_playout())
