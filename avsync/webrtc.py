@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aioice.ice
 import av
@@ -29,10 +29,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from ._sink import AudioSink, VideoSink, _Sink
 
-if TYPE_CHECKING:
-    from ._synchronizer import Synchronizer
-
-__all__ = ["SyncAudioTrack", "SyncVideoTrack", "add_tracks", "loopback_candidates"]
+__all__ = ["HasTracks", "SyncAudioTrack", "SyncVideoTrack", "add_tracks", "loopback_candidates"]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
 
@@ -106,7 +103,17 @@ class SyncVideoTrack(_SyncTrack[av.VideoFrame]):
         super().__init__(sink)
 
 
-def add_tracks(pc: RTCPeerConnection, sync: Synchronizer) -> tuple[RTCRtpSender, RTCRtpSender]:
+class HasTracks(Protocol):
+    """Anything with a synchroniser's two tracks: ``Synchronizer`` or ``aio.AVSynchronizer``."""
+
+    @property
+    def audio_track(self) -> SyncAudioTrack: ...
+
+    @property
+    def video_track(self) -> SyncVideoTrack: ...
+
+
+def add_tracks(pc: RTCPeerConnection, sync: HasTracks) -> tuple[RTCRtpSender, RTCRtpSender]:
     """Add the synchroniser's audio and video tracks to ``pc`` as one MediaStream and return
     the two senders (audio, video).
 

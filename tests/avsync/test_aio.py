@@ -501,7 +501,7 @@ def test_tracks_stream_over_an_rtc_peer_connection() -> None:
                     readers.append(asyncio.create_task(consume(track)))
 
                 try:
-                    add_tracks(sender, sync)  # type: ignore[arg-type]  # typed for Synchronizer
+                    add_tracks(sender, sync)
                     await sender.setLocalDescription(await sender.createOffer())
                     await receiver.setRemoteDescription(sender.localDescription)
                     await receiver.setLocalDescription(await receiver.createAnswer())
