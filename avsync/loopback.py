@@ -5,7 +5,9 @@ and are called from trio through ``trio_asyncio.aio_as_trio``. Networking never 
 machine: peer connections are made with ``RTCConfiguration(iceServers=[])`` while
 :func:`avsync.webrtc.loopback_candidates` restricts ICE to 127.0.0.1 host candidates. These
 sessions run against the real clock: never under ``trio.testing.MockClock``, which would turn
-aiortc's network timers virtual.
+aiortc's network timers virtual. Importing this module imports ``trio_asyncio``, which installs
+its event-loop policy for the whole process (a later plain ``asyncio.run()`` then creates a
+trio-asyncio loop); ``avsync`` itself never imports it.
 
 ::
 
@@ -42,7 +44,7 @@ import trio_asyncio
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
-from .webrtc import loopback_candidates
+from .webrtc import close_peer_connection, loopback_candidates
 
 if TYPE_CHECKING:
     from ._synchronizer import Synchronizer
@@ -90,21 +92,9 @@ async def open_peers(count: int = 2) -> AsyncIterator[list[RTCPeerConnection]]:
 
 
 async def close(pc: RTCPeerConnection) -> None:
-    """Close ``pc`` from trio: stop the tracks it sends, then ``pc.close()``.
-
-    Stopping the tracks first is what makes the close reliable under trio_asyncio. aiortc's
-    ``RTCRtpSender.stop()`` cancels its RTP task, which spends much of its time awaiting the
-    encoder in ``loop.run_in_executor``; trio_asyncio forwards that cancellation to a thread call
-    that cannot be interrupted and then resolves the future with the encoder's result, so the
-    task never sees ``CancelledError``, goes on pulling from its track, and ``pc.close()`` waits
-    for it for as long as the track lives (a synchroniser's track lives until ``aclose()``). A
-    stopped track ends that loop at its next ``recv()`` with ``MediaStreamError``. (aiortc
-    stops the tracks at the end of a close anyway, so nothing else changes.)
-    """
-    for sender in pc.getSenders():
-        if sender.track is not None:
-            sender.track.stop()
-    await trio_asyncio.aio_as_trio(pc.close)()
+    """Close ``pc`` from trio: :func:`avsync.webrtc.close_peer_connection`, which stops the
+    tracks it sends before ``pc.close()`` (a plain close can hang under trio_asyncio)."""
+    await trio_asyncio.aio_as_trio(close_peer_connection)(pc)
 
 
 async def connect(

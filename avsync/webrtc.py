@@ -29,7 +29,14 @@ from aiortc.mediastreams import MediaStreamError
 
 from ._sink import AudioSink, VideoSink, _Sink
 
-__all__ = ["HasTracks", "SyncAudioTrack", "SyncVideoTrack", "add_tracks", "loopback_candidates"]
+__all__ = [
+    "HasTracks",
+    "SyncAudioTrack",
+    "SyncVideoTrack",
+    "add_tracks",
+    "close_peer_connection",
+    "loopback_candidates",
+]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
 
@@ -125,6 +132,22 @@ def add_tracks(pc: RTCPeerConnection, sync: HasTracks) -> tuple[RTCRtpSender, RT
     video_sender = pc.addTrack(sync.video_track)
     video_sender._stream_id = audio_sender._stream_id
     return audio_sender, video_sender
+
+
+async def close_peer_connection(pc: RTCPeerConnection) -> None:
+    """Close ``pc`` reliably (an asyncio coroutine): stop the tracks it sends, then close it.
+
+    Under trio-asyncio a plain ``pc.close()`` can wait for as long as a synchroniser track
+    lives: aiortc's sender cancels its RTP task while that task awaits the encoder in
+    ``loop.run_in_executor``; trio-asyncio cannot interrupt the thread call and resolves the
+    future with the encoder's result, so the task never sees the cancellation and goes on pulling
+    from the track. A stopped track ends that loop at its next ``recv()``. From trio, call it as
+    ``await trio_asyncio.aio_as_trio(close_peer_connection)(pc)``.
+    """
+    for sender in pc.getSenders():
+        if sender.track is not None:
+            sender.track.stop()
+    await pc.close()
 
 
 @contextmanager
