@@ -137,7 +137,12 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             try:
                 self.packets.tell_nowait(packet)
             except trio.WouldBlock:  # overflow="block" and the buffer is full: wait for room
-                await self.packets.tell(packet)
+                try:
+                    await self.packets.tell(packet)
+                except actors.MailboxClosed:
+                    return False  # the synchroniser is closing
+            except actors.MailboxClosed:
+                return False
             evicted = self.packets.stats().dropped - dropped_before
             if evicted:
                 self.counters.dropped_overflow_s += evicted * len(samples) / rate

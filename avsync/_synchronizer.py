@@ -47,6 +47,14 @@ SHUTDOWN_GRACE_S = 0.25
 START_TURN_TIMEOUT_S = 10.0
 AUDIO_SINK_S = 0.2  # each audio output buffers at most this much
 VIDEO_SINK_FRAMES = 4  # each video output buffers at most this many frames
+#: Supervision. The publisher and the video queue keep their state outside the actor instance
+#: (PublisherState and the sinks; the VideoSchedule), so a crash costs only the message being
+#: handled (one packet or frame) and they are restarted, up to 3 times in 10 s. The clock,
+#: audio-ingest and control hold in-flight state that cannot be rebuilt safely (the playout
+#: position and its waiters, the resampler and media cursor, a half-done turn): a crash there
+#: fails the session fast — every output ends at once and the error surfaces from
+#: open_synchronizer.
+RESTARTABLE = actors.RestartPolicy(max_restarts=3, within_s=10.0)
 PTS_JITTER_S = 0.001  # audio pts this close to the write cursor continue it (no gap, no overlap)
 
 
@@ -86,6 +94,7 @@ class Synchronizer:
         self._closed = False
         self._closed_event = trio.Event()
         self._group: actors.ActorGroup | None = None
+        self._group_stopped = False
         self._audio_track: SyncAudioTrack | None = None
         self._video_track: SyncVideoTrack | None = None
         packet_s = config.packet_s
@@ -133,11 +142,13 @@ class Synchronizer:
             name="publisher",
             capacity=1024,
             overflow=actors.Overflow.DROP_OLDEST,
+            restart=RESTARTABLE,
         )
         self._video_inbox: actors.ActorRef[VideoIn] = await group.spawn(
             lambda: VideoQueueActor(self._schedule, video_control, ticks, publisher, block),
             name="video-queue",
             capacity=2,
+            restart=RESTARTABLE,
         )
         self._clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout] = await group.spawn(
             lambda: ClockActor(
@@ -404,11 +415,16 @@ class Synchronizer:
     async def aclose(self) -> None:
         """Stop: inputs are refused, the actors stop, every output ends (trio channels after
         what they hold). Idempotent; safe to call from any task."""
-        if not self._closed:
+        if self._group is not None and not self._group_stopped:
+            self._group_stopped = True
             self._closed = True
-            if self._group is not None:
-                await self._group.shutdown()
-            self._mark_closed()
+            # Refuse input first (a writer waiting for room gets SynchronizerClosed), then wake
+            # an ingest waiting for room in the audio buffer; then stop the actors in order.
+            self._ingest.close()
+            self._video_inbox.close()
+            self._packets.close()
+            await self._group.shutdown()
+        self._mark_closed()
         await trio.lowlevel.checkpoint()
 
     def _mark_closed(self) -> None:
@@ -433,10 +449,15 @@ async def open_synchronizer(config: SyncConfig | None = None) -> AsyncIterator[S
             await sync._start(group)
             try:
                 yield sync
+            except BaseException:
+                # An actor failed (the group cancels this block) or the caller was cancelled:
+                # end every output at once, before the orderly shutdown.
+                sync._mark_closed()
+                raise
             finally:
                 await sync.aclose()
     finally:
-        sync._mark_closed()  # also when an actor failed: every output ends
+        sync._mark_closed()
 
 
 async def run_synchronizer(
