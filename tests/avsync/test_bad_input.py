@@ -442,3 +442,15 @@ async def test_audio_after_end_audio_is_refused_until_the_next_turn(
         await sync.end_audio()
         assert (await sync.wait_for_playout()).position == 480 / RATE
         await sync.aclose()
+
+
+def test_the_docs_table_is_current() -> None:
+    """docs/bad-input.md lists what each catalogued call really raises."""
+    from pathlib import Path
+
+    from .bad_input_table import render
+
+    table = Path(__file__).resolve().parents[2] / "docs" / "bad-input.md"
+    assert table.read_text() == render(), (
+        "docs/bad-input.md is out of date: python -m tests.avsync.bad_input_table > docs/bad-input.md"
+    )
