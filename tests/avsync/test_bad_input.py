@@ -451,6 +451,5 @@ def test_the_docs_table_is_current() -> None:
     from .bad_input_table import render
 
     table = Path(__file__).resolve().parents[2] / "docs" / "bad-input.md"
-    assert table.read_text() == render(), (
-        "docs/bad-input.md is out of date: python -m tests.avsync.bad_input_table > docs/bad-input.md"
-    )
+    regenerate = "python -m tests.avsync.bad_input_table > docs/bad-input.md"
+    assert table.read_text() == render(), f"docs/bad-input.md is out of date: {regenerate}"
