@@ -14,8 +14,9 @@ Rules, in order of precedence:
   1/fps after the previous such frame (wall time); these are never dropped;
 * when several timestamped frames are due at once, the newest is shown, the rest are dropped-late;
 * new frames are due at least 1/fps apart (a newer due frame replaces one waiting for that).
-  The spacing is measured between due times, not emission times, so one late frame never makes
-  the frames after it late;
+  The spacing is measured from the previous frame's due time, not from when it went out, so a
+  frame that was late (or held back by this rule at a turn's change of phase) never makes the
+  frames after it late;
 * the last frame (or the placeholder) repeats 1/fps after the last emission, unless a new frame
   is expected before the repeat after it would be due;
 * never two frames at one instant: a new frame due at the instant of the previous emission goes
@@ -133,6 +134,7 @@ class VideoSchedule:
         self._frames = deque(kept)
         self._playout = _Playout()
         self._last_untimed_due = None
+        self._last_new_due = None  # a new turn's timeline has its own phase: the cap starts afresh
 
     def add(self, frame: VideoIn) -> bool:
         """Queue a frame; return False if it was stale (and counted). When full, the oldest
@@ -313,7 +315,7 @@ class VideoSchedule:
             self._last_untimed_due = due
         self._on_screen = frame.image
         self._showing_placeholder = False
-        self._last_new_due = slot
+        self._last_new_due = due  # not the slot: a frame held by the cap must not hold the next
         self._last_emit_at = at
         self.counters.emitted += 1
         self._offsets[self._offsets_count % len(self._offsets)] = now - due

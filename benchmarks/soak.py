@@ -1,0 +1,200 @@
+"""Soak: many real-time sessions against a misbehaving provider; memory, deadlocks, sync.
+
+    python -m benchmarks.soak                                  # 50 sessions for 30 s
+    python -m benchmarks.soak --sessions 5 --duration 3         # the short version the tests run
+
+Each session is a 720p30 + 48 kHz mono synchroniser (as in ``benchmarks.sessions``) whose provider
+misbehaves on a seeded schedule: mostly real time, but now and then it writes half a second of
+audio at once (a burst), goes quiet for 250 or 600 ms (a stall), sends something malformed (NaN
+samples, a frame of odd size, a negative pts: each must raise a clear error and change nothing),
+or the agent barges in (``start_turn()``, the provider's next writes are a new turn). Consumers
+drain both outputs.
+
+Reported: resident memory before and after (it must stay bounded: queues are bounded, stale turns
+are dropped), whether every session ended within its deadline (no deadlock), each session's p99
+and max offset (emit time - due time, ms), malformed inputs rejected, flushes, underrun. A session
+passes with p99 offset <= 5 ms; the run passes when all do and memory growth stays under
+``--max-growth-mb`` per session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from typing import Any
+
+import attrs
+import av
+import numpy as np
+import trio
+
+import avsync
+
+from .sessions import CHUNK_SAMPLES, CHUNKS_PER_S, CONFIG, FPS, Progress, current_rss_mb, make_media
+
+SEED = 7
+MAX_LEAD_S = 0.5  # the provider runs at most this far ahead of real time
+OFFSET_LIMIT_MS = 5.0
+BAD_FRAME = av.VideoFrame(CONFIG.width - 1, CONFIG.height, "yuv420p")
+
+
+@attrs.define
+class Outcome:
+    """What one session went through."""
+
+    rejected: int = 0
+    bursts: int = 0
+    stalls: int = 0
+    turns: int = 0
+    finished: bool = False
+    stats: avsync.Stats | None = None
+
+
+async def misbehave(
+    sync: avsync.Synchronizer, media: Any, rng: random.Random, stop_at: float, outcome: Outcome
+) -> None:
+    """An avatar provider that renders video alongside its audio, faster than real time at times
+    (bursts of half a second, at most ``MAX_LEAD_S`` ahead); now and then it stalls (both streams
+    pause), sends something malformed, or the agent barges in and a new turn starts."""
+    turn_start = trio.current_time()  # wall time of the turn's media time 0
+    audio_s = 0.0  # media time of the turn's audio written so far
+    frame = 0
+    while trio.current_time() < stop_at:
+        roll = rng.random()
+        if roll < 0.01:  # a stall: nothing arrives for a while
+            outcome.stalls += 1
+            stall = rng.choice([0.25, 0.6])
+            await trio.sleep(stall)
+            turn_start += stall
+        elif roll < 0.015:  # malformed input: must be refused, the session goes on
+            bad = rng.choice(["nan", "odd frame", "negative pts"])
+            try:
+                if bad == "nan":
+                    await sync.write_audio(np.full(CHUNK_SAMPLES, np.nan, np.float32))
+                elif bad == "odd frame":
+                    await sync.write_video(BAD_FRAME, pts=frame / FPS)
+                else:
+                    await sync.write_video(media.frames[0], pts=-1.0)
+            except (ValueError, TypeError):
+                outcome.rejected += 1
+        elif roll < 0.017:  # barge-in: a new turn, media time starts again
+            outcome.turns += 1
+            await sync.start_turn()
+            turn_start, audio_s, frame = trio.current_time(), 0.0, 0
+        elif roll < 0.03 and audio_s - (trio.current_time() - turn_start) < MAX_LEAD_S:
+            outcome.bursts += 1  # half a second of audio at once
+            for _ in range(CHUNKS_PER_S // 2):
+                await sync.write_audio(media.audio)
+                audio_s += 1 / CHUNKS_PER_S
+                while frame / FPS < audio_s:
+                    await sync.write_video(media.frames[frame % len(media.frames)], pts=frame / FPS)
+                    frame += 1
+        # real time at least: audio keeps up, and the frames covering the audio written go out
+        now_s = trio.current_time() - turn_start
+        while audio_s < now_s + 1 / CHUNKS_PER_S:
+            await sync.write_audio(media.audio)
+            audio_s += 1 / CHUNKS_PER_S
+        while frame / FPS < audio_s:
+            await sync.write_video(media.frames[frame % len(media.frames)], pts=frame / FPS)
+            frame += 1
+        await trio.sleep(1 / CHUNKS_PER_S)
+
+
+async def session(index: int, duration: float, outcome: Outcome) -> None:
+    rng = random.Random(SEED * 1000 + index)
+    media = make_media()
+    async with avsync.open_synchronizer(CONFIG) as sync:
+        async with trio.open_nursery() as nursery:
+
+            async def drain(channel: trio.abc.ReceiveChannel[Any]) -> None:
+                async for _ in channel:
+                    pass
+
+            nursery.start_soon(drain, sync.audio_frames())
+            nursery.start_soon(drain, sync.video_frames())
+            await trio.sleep(rng.random())  # stagger
+            await misbehave(sync, media, rng, trio.current_time() + duration, outcome)
+            outcome.stats = sync.stats()
+            await sync.aclose()
+    outcome.finished = True
+
+
+async def soak(sessions: int, duration: float) -> tuple[list[Outcome], float, float]:
+    outcomes = [Outcome() for _ in range(sessions)]
+    rss_before = current_rss_mb()
+    progress = Progress(f"soak {sessions} sessions", duration + 1)
+    started = trio.current_time()
+    with trio.move_on_after(duration + 30):  # a deadlock would hold the run: give up then
+        async with trio.open_nursery() as nursery:
+            for index, outcome in enumerate(outcomes):
+                nursery.start_soon(session, index, duration, outcome)
+
+            async def tick() -> None:
+                while True:
+                    await trio.sleep(1)
+                    progress.update(trio.current_time() - started, 0.0)
+
+            async with trio.open_nursery() as ticker:
+                ticker.start_soon(tick)
+                while not all(outcome.finished for outcome in outcomes):
+                    await trio.sleep(0.2)
+                ticker.cancel_scope.cancel()
+    progress.done()
+    return outcomes, rss_before, current_rss_mb()
+
+
+def summarise(
+    outcomes: list[Outcome], rss_before: float, rss_after: float, cpu_s: float, wall_s: float
+) -> dict[str, Any]:
+    finished = [o for o in outcomes if o.finished and o.stats is not None]
+    p99 = [o.stats.offset_p99_ms for o in finished if o.stats]
+    worst = [o.stats.offset_max_ms for o in finished if o.stats]
+    return {
+        "sessions": len(outcomes),
+        "finished": len(finished),
+        "rss_before_mb": rss_before,
+        "rss_after_mb": rss_after,
+        "rss_growth_mb_per_session": (rss_after - rss_before) / max(1, len(outcomes)),
+        "p99_offset_ms_worst": max(p99, default=0.0),
+        "max_offset_ms_worst": max(worst, default=0.0),
+        "sessions_over_limit": sum(1 for value in p99 if value > OFFSET_LIMIT_MS),
+        "malformed_rejected": sum(o.rejected for o in outcomes),
+        "bursts": sum(o.bursts for o in outcomes),
+        "stalls": sum(o.stalls for o in outcomes),
+        "turns": sum(o.turns for o in outcomes),
+        "underrun_s": sum(o.stats.audio_underrun_s for o in finished if o.stats),
+        "cpu_percent_of_a_core": 100 * cpu_s / wall_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--max-growth-mb", type=float, default=20.0, help="per session [20]")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+    cpu, wall = time.process_time(), time.perf_counter()
+    outcomes, before, after = trio.run(soak, args.sessions, args.duration)
+    figures = summarise(
+        outcomes, before, after, time.process_time() - cpu, time.perf_counter() - wall
+    )
+    passed = (
+        figures["finished"] == figures["sessions"]
+        and figures["sessions_over_limit"] == 0
+        and figures["rss_growth_mb_per_session"] <= args.max_growth_mb
+    )
+    figures["passed"] = passed
+    for key, value in figures.items():
+        print(f"  {key:28} {value:.2f}" if isinstance(value, float) else f"  {key:28} {value}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=2)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
