@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -29,20 +29,36 @@ class _Member:
 
 
 class _ShieldOnStart(trio.TaskStatus[ActorRef[M]]):
-    """Shields a member from outside cancellation once it has started.
+    """Registers a member with its group, and shields it from outside cancellation, at the very
+    moment it has started and moved into the group's nursery.
 
-    A started member must not be cancelled directly by an outer scope, or members would die in
-    arbitrary order; :meth:`ActorGroup.shutdown` cancels each one itself, in reverse start order.
-    Until it has started, the spawner's cancellation still reaches it (a hung ``on_start``).
+    Registering here, not when ``nursery.start`` returns, matters: a spawner cancelled just after
+    the child started gets ``Cancelled`` from ``start`` although the child now lives in the
+    group's nursery; it must still be known to the group so that shutdown stops it. (If the
+    spawner was cancelled before, trio does not move the child, which then dies of that
+    cancellation: it is neither shielded nor registered.) A started
+    member must not be cancelled directly by an outer scope, or members would die in arbitrary
+    order; :meth:`ActorGroup.shutdown` cancels each one itself, in reverse start order. Until it
+    has started, the spawner's cancellation still reaches it (a hung ``on_start``).
     """
 
-    def __init__(self, scope: trio.CancelScope, inner: trio.TaskStatus[ActorRef[M]]) -> None:
-        self._scope = scope
+    def __init__(
+        self,
+        inner: trio.TaskStatus[ActorRef[M]],
+        group_nursery: trio.Nursery,
+        on_started: Callable[[ActorRef[M]], None],
+    ) -> None:
         self._inner = inner
+        self._group_nursery = group_nursery
+        self._on_started = on_started
 
     def started(self, value: ActorRef[M] | None = None) -> None:
-        self._scope.shield = True
-        self._inner.started(value)  # type: ignore[arg-type]
+        assert value is not None
+        self._inner.started(value)
+        # trio moves the child into the group's nursery unless the spawner has been cancelled
+        # meanwhile; then it leaves the child to die of that cancellation: leave it unshielded.
+        if trio.lowlevel.current_task().parent_nursery is self._group_nursery:
+            self._on_started(value)
 
 
 class ActorGroup:
@@ -76,6 +92,14 @@ class ActorGroup:
         scope = trio.CancelScope()
         done = trio.Event()
 
+        def on_started(ref: ActorRef[M]) -> None:
+            self._members.append(_Member(name, ref, scope, done))
+            if self._closing:  # started while the group shuts down: stop it straight away
+                ref.close()
+                scope.cancel()
+            else:
+                scope.shield = True
+
         async def supervised(task_status: trio.TaskStatus[ActorRef[M]]) -> None:
             try:
                 with scope:
@@ -86,13 +110,12 @@ class ActorGroup:
                         overflow=overflow,
                         restart=restart,
                         tracer=self._tracer,
-                        task_status=_ShieldOnStart(scope, task_status),
+                        task_status=_ShieldOnStart(task_status, self._nursery, on_started),
                     )
             finally:
                 done.set()
 
         ref: ActorRef[M] = await self._nursery.start(supervised, name=f"{self.name}.{name}")
-        self._members.append(_Member(name, ref, scope, done))
         return ref
 
     async def shutdown(self) -> None:

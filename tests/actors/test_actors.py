@@ -418,3 +418,34 @@ async def test_a_hung_on_start_stays_cancellable_by_the_spawner(
             await group.spawn(Hangs, name="hangs")
     assert scope.cancelled_caught
     assert live_tasks() == []
+
+
+@given(cancel_after=st.integers(0, 40), members=st.integers(1, 4))
+def test_a_spawner_cancelled_at_any_point_leaves_nothing_behind(
+    cancel_after: int, members: int
+) -> None:
+    """trio's ``start`` raises Cancelled in the spawner even when the child has just started and
+    moved into the group; such a member must still be stopped by the group (found by the
+    synchroniser's cancellation property: it hung the group's exit)."""
+
+    async def canceller(scope: trio.CancelScope) -> None:
+        for _ in range(cancel_after):
+            await trio.lowlevel.checkpoint()
+        scope.cancel()
+
+    async def scenario() -> None:
+        log: list[str] = []
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                with trio.CancelScope() as scope:
+                    nursery.start_soon(canceller, scope)
+                    async with open_group(grace_s=0.1) as group:
+                        for index in range(members):
+                            await group.spawn(
+                                lambda i=index: Recorder(f"m{i}", log), name=f"m{index}"
+                            )
+                        await trio.sleep(1)
+                nursery.cancel_scope.cancel()
+        assert live_tasks() == []
+
+    run_scenario(scenario)

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pytest
 import trio
 import trio.testing
 from hypothesis import Phase, given, settings
@@ -124,14 +123,6 @@ def check_nothing_left(tracks: list[Any]) -> None:
         assert track.readyState == "ended", f"{track.kind} track still {track.readyState}"
 
 
-@pytest.mark.skip(
-    reason=(
-        "hangs the run (not just fails): "
-        "BUG: cancelling at some points livelocks the synchroniser at one virtual instant: the "
-        "video-queue actor (avsync/_video_queue.py run loop) spins without blocking, so "
-        "MockClock never advances and fail_after never fires; caught by the real-time watchdog"
-    ),
-)
 @settings(max_examples=60, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(
     program=steps,
