@@ -73,6 +73,15 @@ def inject(
     return raised_at
 
 
+async def consume(
+    ended: dict[str, float], kind: str, channel: trio.abc.ReceiveChannel[Any]
+) -> None:
+    """Drain an output; note when it ended."""
+    async for _ in channel:
+        pass
+    ended[kind] = trio.current_time()
+
+
 FAIL_FAST = {
     "clock": (ClockActor, "_tick", 60),
     "audio-ingest": (AudioIngestActor, "_audio", 20),
@@ -89,12 +98,6 @@ async def test_a_crash_fails_the_session_fast(
     ended: dict[str, float] = {}
     with trio.fail_after(10):
         async with trio.open_nursery() as consumers:  # outputs held outside the session
-
-            async def consume(kind: str, channel: trio.abc.ReceiveChannel[Any]) -> None:
-                async for _ in channel:
-                    pass
-                ended[kind] = trio.current_time()
-
             with pytest.RaisesGroup(
                 pytest.RaisesExc(
                     ActorFailed, check=lambda e: isinstance(e.__cause__, InjectedFault)
@@ -102,8 +105,8 @@ async def test_a_crash_fails_the_session_fast(
                 flatten_subgroups=True,
             ):
                 async with avsync.open_synchronizer(config()) as sync:
-                    consumers.start_soon(consume, "audio", sync.audio_frames())
-                    consumers.start_soon(consume, "video", sync.video_frames())
+                    consumers.start_soon(consume, ended, "audio", sync.audio_frames())
+                    consumers.start_soon(consume, ended, "video", sync.video_frames())
                     tracks = (sync.audio_track, sync.video_track)
                     await trio.sleep(0.1)
                     if actor == "control":
@@ -183,15 +186,9 @@ async def test_outputs_end_at_once_even_when_an_actor_is_slow_to_stop(
     ended: dict[str, float] = {}
     with trio.fail_after(10):
         async with trio.open_nursery() as consumers:
-
-            async def consume(kind: str, channel: trio.abc.ReceiveChannel[Any]) -> None:
-                async for _ in channel:
-                    pass
-                ended[kind] = trio.current_time()
-
             with pytest.RaisesGroup(ActorFailed, flatten_subgroups=True):
                 async with avsync.open_synchronizer(config()) as sync:
-                    consumers.start_soon(consume, "audio", sync.audio_frames())
+                    consumers.start_soon(consume, ended, "audio", sync.audio_frames())
                     await trio.sleep(5)
     assert ended["audio"] - raised_at[0] <= 0.1
     assert live_tasks() == []
