@@ -8,7 +8,7 @@ import trio
 
 import actors
 
-from ._audio import AudioConverter, Packetizer, PreparedAudio, duration_samples
+from ._audio import AudioConverter, Packetizer, duration_samples
 from ._config import SyncConfig
 from ._messages import AudioIn, AudioPacket, EndAudio, EndOfSpeech, Flush, Samples, WaitPlayout
 
@@ -93,10 +93,9 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
     async def _audio(self, chunk: AudioIn) -> None:
         rate = self.config.sample_rate
         if self._is_stale(chunk.epoch):
-            self.counters.dropped_stale_s += chunk.frames / chunk.rate
+            self.counters.dropped_stale_s += chunk.audio.duration
             return
-        prepared = PreparedAudio(chunk.data, chunk.format, chunk.layout, chunk.rate, chunk.frames)
-        samples = self.converter.convert(prepared)
+        samples = self.converter.convert(chunk.audio)
         if self.next_start is None:
             self.first_arrival = chunk.arrived_at
             self.next_start = duration_samples(chunk.pts or 0.0, rate)

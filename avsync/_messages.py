@@ -13,6 +13,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from actors import Reply
 
+    from ._audio import PreparedAudio
     from ._stats import PlayoutResult
 
 __all__ = [
@@ -58,14 +59,10 @@ class Barrier:
 
 @attrs.frozen(eq=False)
 class AudioIn:
-    """A validated chunk from ``write_audio``, in PyAV's ndarray layout for ``format``."""
+    """A validated chunk from ``write_audio``."""
 
     epoch: int
-    data: npt.NDArray[np.generic]
-    format: str  #: PyAV sample format name ("s16", "flt", "fltp", ...)
-    layout: str  #: PyAV channel layout name
-    rate: int
-    frames: int  #: samples per channel
+    audio: PreparedAudio
     pts: float | None  #: media time of the first sample, seconds; None = continue
     arrived_at: float
 

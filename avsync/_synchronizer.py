@@ -261,16 +261,7 @@ class Synchronizer:
                 )
             if start <= writer.audio_cursor + PTS_JITTER_S:
                 start = writer.audio_cursor  # jitter: it continues the audio written
-        message = AudioIn(
-            epoch,
-            prepared.data,
-            prepared.format,
-            prepared.layout,
-            prepared.rate,
-            prepared.frames,
-            start,
-            trio.current_time(),
-        )
+        message = AudioIn(epoch, prepared, start, trio.current_time())
         await self._send(self._ingest, message)
         if start is not None:
             writer.last_audio_pts = start
