@@ -1,0 +1,1 @@
+"""Tests of the avsync._draw drawing toolkit."""
