@@ -1,6 +1,6 @@
 """avsync against the enqueue-time baseline: the scenario matrix and the real-time cost.
 
-    python -m benchmarks                      # everything, ~3 minutes
+    python -m benchmarks                      # everything, about a minute
     python -m benchmarks --no-realtime        # the scenario matrix only, a few seconds
     python -m benchmarks --scenarios rt20,bargein --json out.json --png out.png
     python -m benchmarks --full               # with the real-time capacity search (long)
@@ -103,11 +103,14 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
         figures[kind] = attrs.asdict(
             realtime.RealtimeFigures.of(kind, sessions.FleetResult.from_json(fleet))
         )
+    ours, theirs, floor = (figures[k]["session_pct"] for k in ("avsync", "enqueue-time", "none"))
     result: dict[str, Any] = {
         "sessions": args.sessions,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "figures": figures,
+        "avsync_cpu_vs_enqueue_time": ours / theirs,
+        "avsync_cpu_vs_enqueue_time_net": (ours - floor) / (theirs - floor),
         "fleets": fleets,
         "capacity": None,
     }
@@ -134,6 +137,10 @@ def print_realtime(result: dict[str, Any]) -> None:
     print(
         "sessions/core (est.) = 100 / (% of a core per session) at this load; 'none' is the "
         "providers and\nconsumers alone; vs avsync: CPU per session relative to avsync's"
+    )
+    print(
+        f"avsync costs {result['avsync_cpu_vs_enqueue_time']:.1f}x the enqueue-time baseline's "
+        f"CPU per session ({result['avsync_cpu_vs_enqueue_time_net']:.1f}x net of 'none')"
     )
     avsync_sync = result["fleets"]["avsync"]["sync"]
     print(

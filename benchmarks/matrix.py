@@ -188,14 +188,19 @@ async def _barge_in(
     return next_start, next_turn
 
 
-def _summary(offsets: Sequence[float]) -> list[float | None]:
-    """Mean and p50 (signed), p99 and max of |offset|."""
+Summary = tuple[float | None, float | None, float | None, float | None]
+
+
+def _summary(offsets: Sequence[float]) -> Summary:
+    """Mean and p50 (signed), p99 and max of |offset|, rounded to the µs (MockClock sums are
+    floats)."""
     if not offsets:
-        return [None] * 4
+        return None, None, None, None
     values = np.asarray(offsets)
     magnitude = np.abs(values)
-    summary = [values.mean(), np.median(values), np.percentile(magnitude, 99), magnitude.max()]
-    return [round(float(value), 3) for value in summary]  # to the µs: MockClock sums are floats
+    mean, p50 = round(float(values.mean()), 3), round(float(np.median(values)), 3)
+    p99 = round(float(np.percentile(magnitude, 99)), 3)
+    return mean, p50, p99, round(float(magnitude.max()), 3)
 
 
 async def _run(kind: str, scenario: Scenario, with_pts: bool, lead_in: float) -> _Run:

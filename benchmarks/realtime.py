@@ -28,6 +28,7 @@ import trio
 
 from . import sessions
 from .baseline import open_baseline
+from .sessions import FleetResult
 
 __all__ = ["KINDS", "RealtimeFigures", "run_kind_in_child"]
 
@@ -73,7 +74,7 @@ class RealtimeFigures:
     underrun_steady_s: float | None
 
     @classmethod
-    def of(cls, kind: str, fleet: sessions.FleetResult) -> RealtimeFigures:
+    def of(cls, kind: str, fleet: FleetResult) -> RealtimeFigures:
         sync = fleet.sync
         return cls(
             kind,
