@@ -59,10 +59,15 @@ __all__ = [
     "close",
     "connect",
     "find_onsets",
+    "framed_bits",
+    "luma",
     "marked_frame",
     "open_peers",
+    "paint_bits",
+    "read_bits",
     "read_mark",
     "tap",
+    "unframe_bits",
 ]
 
 CONNECT_TIMEOUT_S = 10.0
@@ -156,7 +161,7 @@ class VideoArrival:
 
     at: float
     pts: int | None
-    mark: int | None  #: the frame index of a marked frame, None for anything else
+    mark: object  #: what the log's ``read`` made of the frame (default: a marked frame's index)
 
 
 @attrs.define
@@ -171,28 +176,36 @@ class AudioArrival:
 
 @attrs.define
 class MediaLog:
-    """Every frame handed over at one point of a pipeline, in order, with its arrival time."""
+    """Every frame handed over at one point of a pipeline, in order, with its arrival time.
+
+    ``read`` turns each video frame into its mark (None for an unmarked frame); ``listener``,
+    if set, is called with each frame and its arrival time after it is logged.
+    """
 
     video: list[VideoArrival] = attrs.Factory(list)
     audio: list[AudioArrival] = attrs.Factory(list)
     clock: Callable[[], float] = time.monotonic
+    read: Callable[[av.VideoFrame], object] = attrs.field(default=lambda frame: read_mark(frame))
+    listener: Callable[[object, float], None] | None = None
 
     def record(self, frame: object) -> None:
         at = self.clock()
         if isinstance(frame, av.VideoFrame):
-            self.video.append(VideoArrival(at, frame.pts, read_mark(frame)))
+            self.video.append(VideoArrival(at, frame.pts, self.read(frame)))
         elif isinstance(frame, av.AudioFrame):
             self.audio.append(AudioArrival(at, frame.pts, frame.sample_rate, _first_channel(frame)))
+        if self.listener is not None:
+            self.listener(frame, at)
 
     # -- analysis ---------------------------------------------------------------------------------
 
-    def marks(self) -> list[int]:
+    def marks(self) -> list[Any]:
         """The marks of the marked frames, in arrival order, each once."""
         return list(self.first_arrivals())
 
-    def first_arrivals(self) -> dict[int, float]:
+    def first_arrivals(self) -> dict[Any, float]:
         """When each marked frame first arrived."""
-        first: dict[int, float] = {}
+        first: dict[Any, float] = {}
         for arrival in self.video:
             if arrival.mark is not None and arrival.mark not in first:
                 first[arrival.mark] = arrival.at
@@ -310,34 +323,61 @@ def marked_frame(index: int, width: int, height: int) -> av.VideoFrame:
     index's bits, least significant first. Survives VP8 at any sane bitrate."""
     if not 0 <= index < 1 << MARK_BITS:
         raise ValueError(f"index must be in [0, {1 << MARK_BITS}), got {index}")
-    bits = [1] + [(index >> bit) & 1 for bit in range(MARK_BITS)] + [0]
     image = np.full((height * 3 // 2, width), 128, np.uint8)
-    block_w, block_h = width // MARK_COLUMNS, height // MARK_ROWS
-    for position, bit in enumerate(bits):
-        row, column = divmod(position, MARK_COLUMNS)
-        image[row * block_h : (row + 1) * block_h, column * block_w : (column + 1) * block_w] = (
-            255 if bit else 0
-        )
+    paint_bits(image[:height], framed_bits(index, MARK_BITS), MARK_COLUMNS, MARK_ROWS)
     return av.VideoFrame.from_ndarray(image, format="yuv420p")
 
 
 def read_mark(frame: av.VideoFrame) -> int | None:
     """The index of a :func:`marked_frame` (after any codec), None for another frame (such as
-    the synchroniser's black placeholder). Reads the mean of each block's central half."""
-    if frame.format.name == "yuv420p":
-        luma = frame.to_ndarray()[: frame.height]
-    else:
-        luma = frame.reformat(format="gray").to_ndarray()
-    block_h, block_w = frame.height // MARK_ROWS, frame.width // MARK_COLUMNS
+    the synchroniser's black placeholder)."""
+    return unframe_bits(read_bits(luma(frame), MARK_COLUMNS, MARK_ROWS))
+
+
+def framed_bits(value: int, count: int) -> list[int]:
+    """``value`` as ``count`` bits, least significant first, between a 1 and a 0 (the frame that
+    tells a mark from any other picture)."""
+    return [1] + [(value >> bit) & 1 for bit in range(count)] + [0]
+
+
+def unframe_bits(bits: Sequence[int]) -> int | None:
+    """The value of :func:`framed_bits`, None if the frame bits are wrong."""
+    if len(bits) < 2 or bits[0] != 1 or bits[-1] != 0:
+        return None
+    return sum(bit << place for place, bit in enumerate(bits[1:-1]))
+
+
+def paint_bits(image: npt.NDArray[np.uint8], bits: Sequence[int], columns: int, rows: int) -> None:
+    """Fill ``image`` (luma (h, w) or rgb (h, w, 3)) with a ``columns`` x ``rows`` grid of
+    blocks, row by row: white for a 1, black for a 0."""
+    height, width = image.shape[:2]
+    block_w, block_h = width // columns, height // rows
+    for position, bit in enumerate(bits):
+        row, column = divmod(position, columns)
+        image[row * block_h : (row + 1) * block_h, column * block_w : (column + 1) * block_w] = (
+            255 if bit else 0
+        )
+
+
+def read_bits(luma: npt.NDArray[np.uint8], columns: int, rows: int) -> list[int]:
+    """The bits of a :func:`paint_bits` grid covering ``luma``: the mean of each block's central
+    half against mid-grey, so blurred edges and codec noise do not matter."""
+    height, width = luma.shape[:2]
+    block_h, block_w = height // rows, width // columns
     bits = []
-    for position in range(MARK_COLUMNS * MARK_ROWS):
-        row, column = divmod(position, MARK_COLUMNS)
+    for position in range(columns * rows):
+        row, column = divmod(position, columns)
         top, left = row * block_h + block_h // 4, column * block_w + block_w // 4
         block = luma[top : top + block_h // 2, left : left + block_w // 2]
         bits.append(int(block.mean() > 128))
-    if bits[0] != 1 or bits[-1] != 0:
-        return None
-    return sum(bit << place for place, bit in enumerate(bits[1:-1]))
+    return bits
+
+
+def luma(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+    """The luma plane of ``frame`` as (height, width) uint8."""
+    if frame.format.name == "yuv420p":
+        return np.asarray(frame.to_ndarray()[: frame.height])
+    return np.asarray(frame.reformat(format="gray").to_ndarray())
 
 
 def find_onsets(

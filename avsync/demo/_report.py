@@ -1,0 +1,303 @@
+"""The demo's outputs: a JSON report, a PNG plot and a short human summary."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .. import __version__
+from .._draw import Band, Marker, Panel, Series, timeline_chart, write_png
+from ._analysis import (
+    FrameOffset,
+    SpeechIndex,
+    Stale,
+    SyllableSkew,
+    frame_offsets,
+    stale_after,
+    syllable_skews,
+)
+from ._session import DemoRun
+
+__all__ = ["Findings", "analyse", "plot", "report", "summary"]
+
+DETECTABLE_MS = (-125.0, 45.0)  #: ITU-R BT.1359: audio late by 125 ms / early by 45 ms
+
+
+@attrs.frozen
+class Findings:
+    """What the run measured, independently of the synchroniser's own counters."""
+
+    offsets: list[FrameOffset]  #: at the sender, every turn frame
+    skews: list[SyllableSkew]  #: at the receiver, every syllable onset
+    stale: Stale  #: turn 1 output published after the barge-in's start_turn() returned
+    flush_ms: float  #: how long the barge-in's start_turn() took
+
+
+def analyse(run: DemoRun) -> Findings:
+    utterances = {turn.number: turn.utterance for turn in run.plan.turns}
+    speech = SpeechIndex(utterances, run.config.packet_samples)
+    speech.scan(run.sender)
+    barge_in = next(h for h in run.happenings if h.what == "barge-in")
+    return Findings(
+        offsets=frame_offsets(
+            run.sender, speech, run.epochs, run.frames_written, run.plan.fps, run.origin
+        ),
+        skews=syllable_skews(run.receiver, speech, utterances, run.epochs, run.origin),
+        stale=stale_after(run.sender, speech, 1, run.epochs[1], barge_in.ended),
+        flush_ms=(barge_in.ended - barge_in.started) * 1000,
+    )
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"count": 0, "p50_ms": None, "p99_ms": None, "min_ms": None, "max_ms": None}
+    array = np.array(values)
+    p50, p99 = np.percentile(array, [50, 99])
+    return {
+        "count": len(values),
+        "p50_ms": round(float(p50), 3),
+        "p99_ms": round(float(p99), 3),
+        "min_ms": round(float(array.min()), 3),
+        "max_ms": round(float(array.max()), 3),
+        "max_abs_ms": round(float(np.abs(array).max()), 3),
+    }
+
+
+def report(run: DemoRun, findings: Findings) -> dict[str, Any]:
+    """The JSON report: settings, sync at both ends, stale output, drops, underrun, CPU, and
+    the time series behind the plot."""
+    stats = run.stats
+    assert stats is not None
+    options = run.options
+    return {
+        "avsync": __version__,
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "options": {
+            "duration_s": options.duration,
+            "width": options.width,
+            "height": options.height,
+            "fps": options.fps,
+            "record": options.record,
+            "seed": options.seed,
+            "playout_delay_s": options.playout_delay_s,
+        },
+        "files": {"mp4": str(options.video), "json": str(options.report), "png": str(options.plot)},
+        "sync_at_sender_ms": _percentiles(
+            [o.offset_ms for o in findings.offsets if not o.arrived_late]
+        ),
+        "frames_arrived_after_their_audio": _percentiles(
+            [o.offset_ms for o in findings.offsets if o.arrived_late]
+        ),
+        "sync_at_receiver_ms": _percentiles([s.skew_ms for s in findings.skews]),
+        "sync_by_synchronizer_ms": {
+            "count": stats.offset.count,
+            "p50_ms": stats.offset.p50_ms,
+            "p99_ms": stats.offset.p99_ms,
+            "max_ms": stats.offset.max_ms,
+        },
+        "barge_in": {
+            "start_turn_ms": round(findings.flush_ms, 3),
+            "stale_frames_dropped": stats.frames_dropped_stale,
+            "stale_audio_dropped_ms": round(stats.audio_dropped_stale_s * 1000, 1),
+            "stale_frames_published_after": findings.stale.frames,
+            "stale_audio_published_after_ms": round(findings.stale.audio_ms, 1),
+        },
+        "drops": {
+            "frames_late": stats.frames_dropped_late,
+            "frames_overflow": stats.frames_dropped_overflow,
+            "audio_overflow_ms": round(stats.audio_dropped_overflow_s * 1000, 1),
+            "sink_items": stats.sink_frames_dropped,
+            "mp4_items": run.recorder_dropped,
+        },
+        "underrun_ms": round(stats.audio_underrun_s * 1000, 1),
+        "cpu": {
+            "process_s": round(run.cpu_s, 3),
+            "wall_s": round(run.wall_s, 3),
+            "percent_of_one_core": round(100 * run.cpu_s / max(run.wall_s, 1e-9), 1),
+            "includes": "everything in the process: avatar rendering, avsync, VP8/Opus encoding "
+            "and decoding, the receiver, MP4 encoding",
+        },
+        "frames": {
+            "rendered": run.frames_rendered,
+            "published": len(run.sender.video),
+            "received": len(run.receiver.video),
+            "recorded": run.recorded_video,
+            "audio_packets_published": len(run.sender.audio),
+        },
+        "happenings": [
+            {
+                "what": h.what,
+                "at_s": round(h.started - run.origin, 4),
+                "took_ms": round((h.ended - h.started) * 1000, 3),
+                "epoch": h.epoch,
+            }
+            for h in run.happenings
+        ],
+        "timeline": {
+            "at_s": [round(s.at, 4) for s in run.samples],
+            "epoch": [s.stats.epoch for s in run.samples],
+            "audio_buffered_s": [round(s.stats.audio_buffered_s, 4) for s in run.samples],
+            "video_queued": [s.stats.video_queued for s in run.samples],
+            "frames_dropped_stale": [s.stats.frames_dropped_stale for s in run.samples],
+            "frames_dropped_late": [s.stats.frames_dropped_late for s in run.samples],
+            "audio_underrun_s": [round(s.stats.audio_underrun_s, 4) for s in run.samples],
+        },
+        "frame_offsets": [attrs.asdict(o) for o in findings.offsets],
+        "syllable_skews": [attrs.asdict(s) for s in findings.skews],
+    }
+
+
+BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
+    (31, 119, 180),
+    (230, 120, 20),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (120, 120, 120),
+)
+
+
+def plot(run: DemoRun, findings: Findings) -> np.ndarray:
+    """Offset over time at both ends, audio buffer and video queue depth, drops, with the
+    session's moments (turns, stall, barge-in) marked across all panels."""
+    at = [s.at for s in run.samples]
+    series = {
+        name: [getattr(s.stats, name) for s in run.samples]
+        for name in (
+            "audio_buffered_s",
+            "video_queued",
+            "frames_dropped_stale",
+            "frames_dropped_late",
+            "audio_underrun_s",
+        )
+    }
+    panels = [
+        Panel(
+            "A/V offset of each frame as published by avsync (positive: video late)",
+            "ms",
+            [
+                Series(
+                    label,
+                    [o.at for o in findings.offsets if o.arrived_late is late],
+                    [o.offset_ms for o in findings.offsets if o.arrived_late is late],
+                    color,
+                    style="points",
+                )
+                for label, late, color in (
+                    ("frames", False, BLUE),
+                    ("frames that reached avsync after their audio was heard", True, ORANGE),
+                )
+            ],
+            height=2,
+        ),
+        Panel(
+            "A/V skew at the receiver, per syllable (after VP8/Opus and aiortc's jitter buffers)",
+            "ms",
+            [
+                Series(
+                    "syllable onsets",
+                    [s.at for s in findings.skews],
+                    [s.skew_ms for s in findings.skews],
+                    PURPLE,
+                    style="points",
+                )
+            ],
+            bands=[Band(*DETECTABLE_MS, (226, 240, 226), "not detectable (ITU-R BT.1359)")],
+            height=2,
+        ),
+        Panel(
+            "audio buffered in avsync",
+            "s",
+            [
+                Series("audio buffered", at, series["audio_buffered_s"], GREEN, style="step"),
+                Series("underrun so far", at, series["audio_underrun_s"], RED, style="step"),
+            ],
+        ),
+        Panel(
+            "video queued in avsync",
+            "frames",
+            [Series("frames queued", at, series["video_queued"], ORANGE, style="step")],
+        ),
+        Panel(
+            "frames dropped (cumulative)",
+            "frames",
+            [
+                Series("stale (old turn)", at, series["frames_dropped_stale"], RED, style="step"),
+                Series("late (superseded)", at, series["frames_dropped_late"], GREY, style="step"),
+            ],
+        ),
+    ]
+    markers = [Marker(h.started - run.origin, h.what.split(" (")[0]) for h in run.happenings]
+    options = run.options
+    return timeline_chart(
+        panels,
+        markers=markers,
+        title=f"avsync demo: {options.duration:g} s, {options.width}x{options.height} "
+        f"@ {options.fps} fps over WebRTC on 127.0.0.1",
+        x_label="seconds into the session",
+        x_range=(0.0, max(run.wall_s, options.duration)),
+        width=1400,
+        height=1200,
+    )
+
+
+def write_outputs(run: DemoRun, findings: Findings) -> dict[str, Any]:
+    """Write the JSON report and the PNG plot; return the report."""
+    document = report(run, findings)
+    run.options.report.parent.mkdir(parents=True, exist_ok=True)
+    run.options.report.write_text(json.dumps(document, indent=1) + "\n")
+    run.options.plot.parent.mkdir(parents=True, exist_ok=True)
+    write_png(run.options.plot, plot(run, findings))
+    return document
+
+
+def summary(document: dict[str, Any]) -> str:
+    """A few lines a person reads at the end of the run."""
+    sender = document["sync_at_sender_ms"]
+    receiver = document["sync_at_receiver_ms"]
+    barge = document["barge_in"]
+    drops = document["drops"]
+    options = document["options"]
+    files = document["files"]
+    lines = [
+        f"avsync demo: {options['duration_s']:g} s avatar session, {options['width']}x"
+        f"{options['height']} @ {options['fps']} fps, WebRTC over 127.0.0.1",
+    ]
+    late = document["frames_arrived_after_their_audio"]
+    if sender["count"]:
+        lines.append(
+            f"  lip sync as published: {sender['count']} frames, offset p50 {sender['p50_ms']:+.2f}"
+            f" ms, p99 {sender['p99_ms']:+.2f} ms, worst |{sender['max_abs_ms']:.2f}| ms"
+            " (positive: video late)"
+        )
+    if late["count"]:
+        lines.append(
+            f"  {late['count']} frames reached avsync after their audio had been heard (after the"
+            " stall: audio resumed first) and were shown at once, up to"
+            f" {late['max_ms']:.0f} ms late"
+        )
+    if receiver["count"]:
+        lines.append(
+            f"  at the receiver (after VP8/Opus and aiortc's jitter buffers): {receiver['count']}"
+            f" syllables, skew p50 {receiver['p50_ms']:+.0f} ms ({receiver['min_ms']:+.0f} to"
+            f" {receiver['max_ms']:+.0f} ms)"
+        )
+    lines += [
+        f"  barge-in: start_turn() returned in {barge['start_turn_ms']:.1f} ms;"
+        f" {barge['stale_frames_dropped']} stale frames and {barge['stale_audio_dropped_ms']:.0f}"
+        " ms of stale audio dropped; published after it returned:"
+        f" {barge['stale_frames_published_after']} frames,"
+        f" {barge['stale_audio_published_after_ms']:.0f} ms of audio",
+        f"  provider stall: {document['underrun_ms']:.0f} ms of audio underrun (video waited with"
+        f" it); frames dropped late {drops['frames_late']}, overflow {drops['frames_overflow']},"
+        f" by slow outputs {drops['sink_items']}",
+        f"  CPU: {document['cpu']['percent_of_one_core']:.0f}% of one core for the whole process"
+        " (rendering, avsync, codecs, receiver, MP4)",
+        f"  wrote {files['mp4']} ({options['record']} stream), {files['json']}, {files['png']}",
+    ]
+    return "\n".join(lines)
