@@ -51,6 +51,7 @@ class SyllableSkew:
     at: float
     turn: int
     syllable: int
+    frame: int  #: the frame that shows the onset
     skew_ms: float
 
 
@@ -168,7 +169,7 @@ def syllable_skews(
             if len(after) == 0 or delay is None:
                 continue
             audio = float(after[0]) - delay
-            skews.append(SyllableSkew(video - origin, turn, number, (video - audio) * 1000))
+            skews.append(SyllableSkew(video - origin, turn, number, frame, (video - audio) * 1000))
     return sorted(skews, key=lambda skew: skew.at)
 
 
