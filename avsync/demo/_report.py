@@ -277,8 +277,8 @@ def summary(document: dict[str, Any]) -> str:
         )
     if late["count"]:
         lines.append(
-            f"  {late['count']} frames reached avsync after their audio had been heard (after the"
-            " stall: audio resumed first) and were shown at once, up to"
+            f"  {late['count']} frames reached avsync after their audio had been heard"
+            f" ({_where_late(document)}) and were shown at once, up to"
             f" {late['max_ms']:.0f} ms late"
         )
     if receiver["count"]:
@@ -301,3 +301,12 @@ def summary(document: dict[str, Any]) -> str:
         f"  wrote {files['mp4']} ({options['record']} stream), {files['json']}, {files['png']}",
     ]
     return "\n".join(lines)
+
+
+def _where_late(document: dict[str, Any]) -> str:
+    """Where the frames that arrived after their audio were, in words."""
+    stalls = [h["at_s"] for h in document["happenings"] if h["what"] == "stall"]
+    late = [o["at"] for o in document["frame_offsets"] if o["arrived_late"]]
+    if stalls and all(0 <= at - stalls[0] <= 2.0 for at in late):
+        return "just after the stall: audio resumed before video"
+    return "a frame that arrives after its audio cannot be in sync"
