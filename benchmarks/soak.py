@@ -20,6 +20,7 @@ passes with p99 offset <= 5 ms; the run passes when all do and memory growth sta
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -103,9 +104,18 @@ async def misbehave(
         await trio.sleep(1 / CHUNKS_PER_S)
 
 
+@functools.cache
+def shared_media() -> Any:
+    """The providers' audio chunk and frames, made once for every session, as in
+    ``benchmarks.sessions``: making 720p frames per session stalled the loop for ~5 ms at each
+    session's start and grew the process by 5.5 MB per session, which is the provider's cost,
+    not the synchroniser's (it was what pushed p99 offsets past 5 ms from 35 sessions)."""
+    return make_media()
+
+
 async def session(index: int, duration: float, outcome: Outcome) -> None:
     rng = random.Random(SEED * 1000 + index)
-    media = make_media()
+    media = shared_media()
     async with avsync.open_synchronizer(CONFIG) as sync:
         async with trio.open_nursery() as nursery:
 
