@@ -85,8 +85,10 @@ class AvatarProvider:
                 await self._control(kind, number)
             if not stall_noted and write.at >= self.plan.stall_at:
                 stall_noted = True
+                await trio.sleep_until(origin + self.plan.stall_at)
                 now = self.clock()
-                self.on_happening(Happening("stall", now, now, self.epochs.get(1, 0)))
+                resumes = now + self.plan.stall_s
+                self.on_happening(Happening("stall", now, resumes, self.epochs.get(1, 0)))
             await trio.sleep_until(origin + write.at)
             await self._write(write)
         for at, kind, number in controls:

@@ -305,8 +305,11 @@ def summary(document: dict[str, Any]) -> str:
 
 def _where_late(document: dict[str, Any]) -> str:
     """Where the frames that arrived after their audio were, in words."""
-    stalls = [h["at_s"] for h in document["happenings"] if h["what"] == "stall"]
+    stalls = [h for h in document["happenings"] if h["what"] == "stall"]
     late = [o["at"] for o in document["frame_offsets"] if o["arrived_late"]]
-    if stalls and all(0 <= at - stalls[0] <= 2.0 for at in late):
+    if stalls and all(
+        stalls[0]["at_s"] <= at <= stalls[0]["at_s"] + stalls[0]["took_ms"] / 1000 + 1.0
+        for at in late
+    ):
         return "just after the stall: audio resumed before video"
     return "a frame that arrives after its audio cannot be in sync"

@@ -65,6 +65,7 @@ class Plan:
     writes: tuple[Write, ...]
     barge_in_at: float
     stall_at: float  #: seconds into the run when turn 1's provider stalls
+    stall_s: float  #: for how long
 
     def controls(self) -> list[tuple[float, str, int]]:
         """The agent's calls, in time order: (when, "turn" or "barge-in", turn number)."""
@@ -99,7 +100,7 @@ def plan_session(duration: float, *, fps: int, rate: int, seed: int) -> Plan:
     writes += _turn_writes(second, rng, chunk_s=(0.1, 0.1), lag_s=(0.04, 0.07), stall=None)
     writes.sort(key=lambda w: (w.at, w.kind != "audio"))
     stalls_at = first.starts_at + stall_at / first.speed
-    return Plan(duration, fps, rate, (first, second), tuple(writes), barge_in, stalls_at)
+    return Plan(duration, fps, rate, (first, second), tuple(writes), barge_in, stalls_at, stall_s)
 
 
 def _turn_writes(
