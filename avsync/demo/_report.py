@@ -232,7 +232,9 @@ def plot(run: DemoRun, findings: Findings) -> np.ndarray:
             ],
         ),
     ]
-    markers = [Marker(h.started - run.origin, h.what.split(" (")[0]) for h in run.happenings]
+    markers = [
+        Marker(h.started - run.origin, _marker_label(h.what, h.epoch)) for h in run.happenings
+    ]
     options = run.options
     return timeline_chart(
         panels,
@@ -243,6 +245,16 @@ def plot(run: DemoRun, findings: Findings) -> np.ndarray:
         x_range=(0.0, max(run.wall_s, options.duration)),
         width=1400,
         height=1200,
+    )
+
+
+def _marker_label(what: str, epoch: int) -> str:
+    """ "turn 2 played (4.6 s)" -> "turn 2 played"; turns and barge-ins say their new epoch."""
+    what = what.split(" (")[0]
+    return (
+        f"{what} -> epoch {epoch}"
+        if what.startswith(("turn", "barge")) and "played" not in what
+        else what
     )
 
 
