@@ -97,7 +97,7 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
     figures: dict[str, Any] = {}
     for kind in realtime.KINDS:
         bar.step(f"real time: {args.sessions} sessions x {args.duration:g} s, {kind}")
-        bar.interrupt()
+        bar.close()
         fleet = realtime.run_kind_in_child(kind, args.sessions, args.duration, args.warmup)
         fleets[kind] = fleet
         figures[kind] = attrs.asdict(
@@ -109,14 +109,14 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "figures": figures,
-        "avsync_cpu_vs_enqueue_time": ours / theirs,
-        "avsync_cpu_vs_enqueue_time_net": (ours - floor) / (theirs - floor),
+        "avsync_cpu_vs_enqueue_time": _ratio(ours, theirs),
+        "avsync_cpu_vs_enqueue_time_net": _ratio(ours - floor, theirs - floor),
         "fleets": fleets,
         "capacity": None,
     }
     if args.full:
         bar.step("real time: capacity search")
-        bar.interrupt()
+        bar.close()
         search_args = sessions.parse_args(["--duration", "30"])
         steps, capacity = sessions.search(search_args)
         sessions.print_table(steps)
@@ -126,6 +126,16 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
             "steps": [step.to_json() for step in steps],
         }
     return result
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator / denominator``, None when the denominator is not positive (a figure
+    within the noise of the floor)."""
+    return numerator / denominator if denominator > 0 else None
+
+
+def _times(ratio: float | None) -> str:
+    return "n/a (within noise)" if ratio is None else f"{ratio:.1f}x"
 
 
 def print_realtime(result: dict[str, Any]) -> None:
@@ -139,8 +149,9 @@ def print_realtime(result: dict[str, Any]) -> None:
         "providers and\nconsumers alone; vs avsync: CPU per session relative to avsync's"
     )
     print(
-        f"avsync costs {result['avsync_cpu_vs_enqueue_time']:.1f}x the enqueue-time baseline's "
-        f"CPU per session ({result['avsync_cpu_vs_enqueue_time_net']:.1f}x net of 'none')"
+        f"avsync costs {_times(result['avsync_cpu_vs_enqueue_time'])} the enqueue-time "
+        f"baseline's CPU per session ({_times(result['avsync_cpu_vs_enqueue_time_net'])} net of "
+        "'none')"
     )
     avsync_sync = result["fleets"]["avsync"]["sync"]
     print(
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine()
     cells = len(matrix.cells(args.chosen))
     steps = cells + (0 if args.no_realtime else len(realtime.KINDS) + args.full)
-    bar = report.ProgressBar(steps)
+    bar = report.ProgressBar(steps, unit="steps")
     rows = run_scenarios(args.chosen, bar)
     realtime_result = None if args.no_realtime else run_realtime(args, bar)
     bar.finish()

@@ -11,6 +11,7 @@ of their medians (actor cost / bare cost), measured in the same run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -29,7 +30,9 @@ async def bare_chain(messages: int, capacity: int) -> float:
     """Seconds to pass ``messages`` ints through 4 relay tasks over memory channels."""
     channels = [trio.open_memory_channel[int](capacity) for _ in range(STAGES + 1)]
 
-    async def relay(receive: trio.MemoryReceiveChannel[int], send: trio.MemorySendChannel[int]):
+    async def relay(
+        receive: trio.MemoryReceiveChannel[int], send: trio.MemorySendChannel[int]
+    ) -> None:
         async for message in receive:
             await send.send(message)
         await send.aclose()
@@ -71,7 +74,7 @@ async def actor_chain(messages: int, capacity: int) -> float:
         target = sink.ref
         for stage in reversed(range(STAGES)):
             target = await group.spawn(
-                lambda forward_to=target: Relay(forward_to), name=f"relay{stage}", capacity=capacity
+                functools.partial(Relay, target), name=f"relay{stage}", capacity=capacity
             )
         first = target
 

@@ -181,14 +181,16 @@ class EnqueueTimeSynchronizer:
             await trio.sleep_until(start + tick / self.fps)
             if self._video and self._video[0][0] <= trio.current_time():
                 last = self._video.popleft()[1]
+                frame = last
             elif last is None:
                 continue
-            else:
+            else:  # a new frame object: consumers may still hold the last one, with its pts
                 self._stats.frames_repeated += 1
-            last.pts = round(tick * 90000 / self.fps)
-            last.time_base = Fraction(1, 90000)
+                frame = av.VideoFrame.from_ndarray(last.to_ndarray(), format=last.format.name)
+            frame.pts = round(tick * 90000 / self.fps)
+            frame.time_base = Fraction(1, 90000)
             self._stats.frames_emitted += 1
-            self._video_out.emit(last)
+            self._video_out.emit(frame)
 
 
 @asynccontextmanager

@@ -168,10 +168,10 @@ async def open_synchroniser(kind: str, scenario: Scenario) -> AsyncIterator[Any]
 
 async def _barge_in(
     sync: _Counted, recorder: Recorder, scenario: Scenario, script: Script
-) -> tuple[float, Script]:
+) -> tuple[int, float, Script]:
     """The old turn, interrupted; the provider keeps delivering it for IN_FLIGHT_S after
     ``start_turn()`` returns (tagged with its epoch), then the new turn. Returns the new turn's
-    start and script."""
+    epoch, start and script."""
     assert scenario.barge_in_at is not None and scenario.next_turn is not None
     start = trio.current_time()
     old_epoch = sync.epoch
@@ -185,7 +185,7 @@ async def _barge_in(
     next_turn = attrs.evolve(scenario.next_turn, with_pts=script.with_pts)
     next_start = trio.current_time()
     await perform(sync, next_turn, new_epoch)
-    return next_start, next_turn
+    return new_epoch, next_start, next_turn
 
 
 Summary = tuple[float | None, float | None, float | None, float | None]
@@ -212,11 +212,11 @@ async def _run(kind: str, scenario: Scenario, with_pts: bool, lead_in: float) ->
             await nursery.start(recorder.run, sync)
             await trio.sleep(lead_in)
             start = trio.current_time()
-            turns = [(0, start, script)]
+            turns = [(counted.epoch, start, script)]
             if scenario.barge_in_at is None:
                 await perform(counted, script)
             else:
-                turns.append((1, *await _barge_in(counted, recorder, scenario, script)))
+                turns.append(await _barge_in(counted, recorder, scenario, script))
             _, last_start, last = turns[-1]
             await trio.sleep_until(
                 last_start

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from avsync._draw import PALETTE, bar_chart, write_png
+from avsync._progress import ProgressBar
 
 __all__ = ["ProgressBar", "matrix_table", "realtime_table", "write_chart"]
 
 RATIO_FLOOR_MS = 1.0  #: an avsync p99 below this counts as this in the ratio (a lower bound)
-
-
-class ProgressBar:
-    """Counts steps on stderr: one line redrawn in place on a terminal, plain lines otherwise."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.done_steps = 0
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-
-    def step(self, label: str) -> None:
-        """Starting the next step, called ``label``."""
-        self.done_steps += 1
-        if self.tty:
-            filled = round(self.WIDTH * (self.done_steps - 1) / max(self.total, 1))
-            bar = "#" * filled + "." * (self.WIDTH - filled)
-            line = f"\r[{bar}] {self.done_steps}/{self.total} {label}"
-            print(f"{line:<100.100}", end="", file=self.stream, flush=True)
-        else:
-            print(f"[{self.done_steps}/{self.total}] {label}", file=self.stream, flush=True)
-
-    def interrupt(self) -> None:
-        """End the redrawn line, so that something else can print below it."""
-        if self.tty:
-            print(file=self.stream, flush=True)
-
-    def finish(self) -> None:
-        if self.tty:
-            bar = "#" * self.WIDTH
-            print(f"\r[{bar}] {self.total}/{self.total} done{' ' * 60}", file=self.stream)
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -142,7 +109,11 @@ def realtime_table(figures: Mapping[str, Mapping[str, Any]]) -> str:
     ours = figures.get("avsync")
     rows = []
     for kind, f in figures.items():
-        versus = "-" if ours is None else f"{f['session_pct'] / ours['session_pct']:.2f}x"
+        versus = (
+            "-"
+            if ours is None or ours["session_pct"] <= 0
+            else f"{f['session_pct'] / ours['session_pct']:.2f}x"
+        )
         rows.append(
             [
                 kind,

@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from ._progress import ProgressBar
+from .._progress import ProgressBar
 from ._session import DemoOptions, run_session
 
 __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frame size WIDTHxHEIGHT, even, at least 320x180 (default %(default)s)",
     )
     parser.add_argument(
-        "--fps", type=int, default=defaults.fps, help="frame rate (default %(default)s)"
+        "--fps", type=int, default=defaults.fps, help="frame rate, 10 to 60 (default %(default)s)"
     )
     parser.add_argument(
         "--output-dir",

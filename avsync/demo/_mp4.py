@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 from fractions import Fraction
 from typing import Any
 
@@ -78,19 +79,32 @@ class Mp4Recorder:
             self.dropped += 1
 
     def close(self) -> None:
-        """Finish the file (blocks until it is written); ``RuntimeError`` if encoding failed."""
+        """Finish the file (blocks until it is written); ``RuntimeError`` if encoding failed.
+
+        Never waits on an encoder that has died: the end marker is only queued while it lives.
+        """
         if not self._process.is_alive() and self._process.exitcode is None:
             return  # never started
-        self._queue.put(None)
+        self._send_end()
         outcome = self._outcome()
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+        if self._process.exitcode != 0:
+            self._queue.cancel_join_thread()  # what is left in the pipe has no reader
         self._queue.close()
         self._results.close()
         if outcome[0] != "done":
             raise RuntimeError(f"writing {self.path} failed: {outcome[1]}")
         self.video_frames, self.audio_frames = outcome[1], outcome[2]
+
+    def _send_end(self) -> None:
+        while self._process.is_alive():
+            try:
+                self._queue.put(None, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     def _outcome(self) -> tuple[Any, ...]:
         """What the child reported; a failure if it died or went silent for ``FINISH_TIMEOUT_S``."""
@@ -112,15 +126,22 @@ def _planes(frame: av.VideoFrame) -> np.ndarray:
 
 
 def _interleaved(frame: av.AudioFrame) -> np.ndarray:
-    if frame.format.name != "s16" or frame.format.is_planar:
-        raise ValueError(f"expected packed s16 audio, got {frame.format.name}")
+    """The frame's samples as (samples, channels) int16, whatever its sample format."""
     channels = len(frame.layout.channels)
-    return np.asarray(frame.to_ndarray()).reshape(-1, channels)
+    data: Any = np.asarray(frame.to_ndarray())
+    data = data.T if frame.format.is_planar else data.reshape(-1, channels)
+    if data.dtype.kind == "f":
+        data = np.clip(np.round(data * 32767), -32768, 32767)
+    elif data.dtype.itemsize > 2:
+        data = data >> (8 * (data.dtype.itemsize - 2))
+    return np.ascontiguousarray(data, dtype=np.int16)
 
 
 def _encode(items: Any, results: Any, settings: tuple[str, int, int, int, int, str]) -> None:
     """The child process: encode until ``None`` arrives; report ("done", video, audio) counts
-    or ("failed", reason) on ``results``."""
+    or ("failed", reason) on ``results``. Ignores Ctrl-C: the parent ends the file, so that an
+    interrupted demo still leaves a playable MP4."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with av.open(settings[0], "w", format="mp4") as container:
             counts = _mux(container, items, *settings[1:])

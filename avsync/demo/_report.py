@@ -55,7 +55,9 @@ def analyse(run: DemoRun) -> Findings:
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
     if not values:
-        return {"count": 0, "p50_ms": None, "p99_ms": None, "min_ms": None, "max_ms": None}
+        return dict.fromkeys(("p50_ms", "p99_ms", "min_ms", "max_ms", "max_abs_ms"), None) | {
+            "count": 0
+        }
     array = np.array(values)
     p50, p99 = np.percentile(array, [50, 99])
     return {
@@ -119,8 +121,8 @@ def report(run: DemoRun, findings: Findings) -> dict[str, Any]:
             "process_s": round(run.cpu_s, 3),
             "wall_s": round(run.wall_s, 3),
             "percent_of_one_core": round(100 * run.cpu_s / max(run.wall_s, 1e-9), 1),
-            "includes": "everything in the process: avatar rendering, avsync, VP8/Opus encoding "
-            "and decoding, the receiver, MP4 encoding",
+            "includes": "everything in the demo's process: avatar rendering, avsync, VP8/Opus "
+            "encoding and decoding, the receiver (not the MP4 encoder, a child process)",
         },
         "frames": {
             "rendered": run.frames_rendered,
@@ -309,7 +311,7 @@ def summary(document: dict[str, Any]) -> str:
         f" it); frames dropped late {drops['frames_late']}, overflow {drops['frames_overflow']},"
         f" by slow outputs {drops['sink_items']}",
         f"  CPU: {document['cpu']['percent_of_one_core']:.0f}% of one core for the whole process"
-        " (rendering, avsync, codecs, receiver, MP4)",
+        " (rendering, avsync, VP8/Opus both ways, receiver; the MP4 encoder runs apart)",
         f"  wrote {files['mp4']} ({options['record']} stream), {files['json']}, {files['png']}",
     ]
     return "\n".join(lines)

@@ -5,7 +5,8 @@ The session, for a run of ``duration`` seconds (times scale with it; 20 s shown)
 - 0 - 1 s: idle; the avatar blinks (frames without pts).
 - turn 1 (1 s): speech for 60% of the run, audio at 1.5x real time in jittered 20-60 ms chunks,
   each frame 60-100 ms behind its audio; a stall pauses both streams for 0.25 s longer than the
-  audio buffered ahead, so playout underruns briefly mid-word.
+  audio buffered ahead (the synchroniser's ``playout_delay_s`` included), so playout underruns
+  briefly mid-word.
 - barge-in (42%): the agent starts a new turn while turn 1 is still streaming; the provider's
   output already in flight keeps arriving for 250 ms, tagged with turn 1's epoch (stale).
 - listening: idle frames for 0.6 s.
@@ -77,8 +78,11 @@ class Plan:
         ]
 
 
-def plan_session(duration: float, *, fps: int, rate: int, seed: int) -> Plan:
-    """The timetable of a demo run of ``duration`` seconds (10 to 120)."""
+def plan_session(
+    duration: float, *, fps: int, rate: int, seed: int, playout_delay_s: float = 0.0
+) -> Plan:
+    """The timetable of a demo run of ``duration`` seconds (10 to 120) for a synchroniser that
+    holds each turn's audio ``playout_delay_s`` (the stall outlasts that too)."""
     if not (math.isfinite(duration) and MIN_DURATION_S <= duration <= MAX_DURATION_S):
         raise ValueError(
             f"duration must be between {MIN_DURATION_S:g} and {MAX_DURATION_S:g} s,"
@@ -92,7 +96,7 @@ def plan_session(duration: float, *, fps: int, rate: int, seed: int) -> Plan:
         2, compose(0.38 * duration, rate=rate, fps=fps, seed=seed + 2), second_start, 2.5
     )
     stall_at = 0.2 * duration  # media seconds into turn 1
-    stall_s = stall_at * (1 - 1 / first.speed) + UNDERRUN_S
+    stall_s = stall_at * (1 - 1 / first.speed) + playout_delay_s + UNDERRUN_S
     writes = _turn_writes(
         first, rng, chunk_s=(0.02, 0.06), lag_s=(0.06, 0.1), stall=(stall_at, stall_s)
     )

@@ -7,21 +7,23 @@ tracks), what the receiver decodes at the receiver; one of the two is recorded t
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import attrs
 import trio
 import trio_asyncio
+from aiortc import RTCPeerConnection
 
 from .. import loopback
 from .._config import SyncConfig
+from .._progress import ProgressBar
 from .._stats import Stats
 from .._synchronizer import Synchronizer, open_synchronizer
 from ..webrtc import add_tracks
 from ._face import FaceRenderer, decode_mark
 from ._mp4 import Mp4Recorder
-from ._progress import ProgressBar
 from ._provider import AvatarProvider, Happening
 from ._script import Plan, plan_session
 
@@ -59,8 +61,18 @@ class DemoOptions:
             raise ValueError(f"fps must be an integer from 10 to 60, got {self.fps!r}")
         if self.record not in RECORD_SOURCES:
             raise ValueError(f"record must be one of {RECORD_SOURCES}, got {self.record!r}")
-        plan_session(self.duration, fps=self.fps, rate=48000, seed=self.seed)  # checks duration
+        self.plan()  # checks the duration
         _ = self.config  # checks playout_delay_s
+
+    def plan(self) -> Plan:
+        """What the provider will do."""
+        return plan_session(
+            self.duration,
+            fps=self.fps,
+            rate=48000,
+            seed=self.seed,
+            playout_delay_s=self.playout_delay_s,
+        )
 
     @property
     def config(self) -> SyncConfig:
@@ -123,7 +135,7 @@ async def run_session(options: DemoOptions, progress: ProgressBar | None = None)
     Cancellation stops the session; the peer connections, the synchroniser and the MP4 are
     closed on the way out.
     """
-    plan = plan_session(options.duration, fps=options.fps, rate=48000, seed=options.seed)
+    plan = options.plan()
     config = options.config
     renderer = FaceRenderer(options.width, options.height)
     options.video.parent.mkdir(parents=True, exist_ok=True)
@@ -148,11 +160,14 @@ async def run_session(options: DemoOptions, progress: ProgressBar | None = None)
         async with trio_asyncio.open_loop(), open_synchronizer(config) as sync:
             await _over_webrtc(sync, run, renderer, progress)
             await sync.aclose()
-    finally:
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(recorder.close)
-        run.recorded_video, run.recorded_audio = recorder.video_frames, recorder.audio_frames
-        run.recorder_dropped = recorder.dropped
+    except BaseException:
+        with trio.CancelScope(shield=True), contextlib.suppress(RuntimeError):
+            await trio.to_thread.run_sync(recorder.close)  # the session's error matters more
+        raise
+    with trio.CancelScope(shield=True):
+        await trio.to_thread.run_sync(recorder.close)
+    run.recorded_video, run.recorded_audio = recorder.video_frames, recorder.audio_frames
+    run.recorder_dropped = recorder.dropped
     return run
 
 
@@ -162,27 +177,41 @@ async def _over_webrtc(
     async with loopback.open_peers(2) as (agent, user):
         add_tracks(agent, sync)
         receiver = loopback.Receiver(user, run.receiver)
-        await loopback.connect(agent, user)
-        provider = AvatarProvider(sync, run.plan, renderer, on_happening=run.happenings.append)
-        run.epochs = provider.epochs
-        run.frames_written = provider.frames_written
-        origin = trio.current_time() + 0.1
-        run.origin = time.monotonic() + 0.1
-        cpu_start = time.process_time()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_log, sync.audio_frames(), run.sender)
-            nursery.start_soon(_log, sync.video_frames(), run.sender)
-            nursery.start_soon(_sample, sync, run)
-            if progress is not None:
-                nursery.start_soon(_show_progress, sync, run, progress)
-            await provider.run(origin)
-            await trio.sleep(SETTLE_S)
-            nursery.cancel_scope.cancel()
-        run.stats = sync.stats()
-        run.cpu_s = time.process_time() - cpu_start
-        run.wall_s = time.monotonic() - run.origin
-        run.frames_rendered = provider.frames_rendered
-        await receiver.aclose()
+        try:
+            await _play(sync, run, renderer, progress, agent, user)
+        finally:
+            await receiver.aclose()
+
+
+async def _play(
+    sync: Synchronizer,
+    run: DemoRun,
+    renderer: FaceRenderer,
+    progress: ProgressBar | None,
+    agent: RTCPeerConnection,
+    user: RTCPeerConnection,
+) -> None:
+    """Connect the peers, play the plan, and note what the run cost."""
+    await loopback.connect(agent, user)
+    provider = AvatarProvider(sync, run.plan, renderer, on_happening=run.happenings.append)
+    run.epochs = provider.epochs
+    run.frames_written = provider.frames_written
+    origin = trio.current_time() + 0.1
+    run.origin = time.monotonic() + 0.1
+    cpu_start = time.process_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_log, sync.audio_frames(), run.sender)
+        nursery.start_soon(_log, sync.video_frames(), run.sender)
+        nursery.start_soon(_sample, sync, run)
+        if progress is not None:
+            nursery.start_soon(_show_progress, sync, run, progress)
+        await provider.run(origin)
+        await trio.sleep(SETTLE_S)
+        nursery.cancel_scope.cancel()
+    run.stats = sync.stats()
+    run.cpu_s = time.process_time() - cpu_start
+    run.wall_s = time.monotonic() - run.origin
+    run.frames_rendered = provider.frames_rendered
 
 
 async def _log(outputs: trio.abc.ReceiveChannel[object], log: loopback.MediaLog) -> None:

@@ -82,7 +82,7 @@ def test_underrun_is_measured_from_the_outputs() -> None:
 
 def test_progress_bar_prints_plain_lines_when_not_a_terminal() -> None:
     stream = io.StringIO()
-    bar = report.ProgressBar(2, stream)
+    bar = report.ProgressBar(2, stream=stream)
     bar.step("one")
     bar.step("two")
     bar.finish()

@@ -17,6 +17,7 @@ import trio.testing
 import avsync
 from avsync import loopback
 from avsync.__main__ import main as avsync_main
+from avsync._progress import ProgressBar
 from avsync.demo import DemoOptions
 from avsync.demo._analysis import (
     SpeechIndex,
@@ -27,7 +28,6 @@ from avsync.demo._analysis import (
 )
 from avsync.demo._face import FaceRenderer, decode_mark, encode_mark
 from avsync.demo._mp4 import Mp4Recorder
-from avsync.demo._progress import ProgressBar
 from avsync.demo._provider import AvatarProvider, Happening
 from avsync.demo._script import IN_FLIGHT_S, plan_session
 from avsync.demo._speech import NOISE_LSB, compose
@@ -269,7 +269,7 @@ async def test_the_provider_plays_in_sync_and_nothing_stale_gets_out(
     by the demo's analysis from the synchroniser's outputs: under MockClock, every frame that
     reached avsync before its audio was heard is exact, and nothing of turn 1 is emitted after
     the barge-in returned."""
-    plan = plan_session(10.0, fps=FPS, rate=RATE, seed=4)
+    plan = plan_session(10.0, fps=FPS, rate=RATE, seed=4, playout_delay_s=0.1)
     config = avsync.SyncConfig(width=320, height=180, fps=FPS, playout_delay_s=0.1)
     log = loopback.MediaLog(read=decode_mark, clock=trio.current_time)
     happenings: list[Happening] = []

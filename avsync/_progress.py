@@ -1,4 +1,5 @@
-"""A one-line progress bar for long runs: redrawn in place on a terminal, plain lines otherwise."""
+"""A one-line progress bar for long runs (the demo, the benchmarks): redrawn in place on a
+terminal, plain lines otherwise."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ WIDTH = 30
 class ProgressBar:
     """Shows ``done / total`` with a status text on ``stream`` (stderr by default).
 
-    On a terminal the bar is redrawn in place at every :meth:`update`; otherwise a line is
-    printed each time another tenth of the total is done, so logs stay short. :meth:`close`
-    ends the line.
+    Progress is a quantity (:meth:`update`, e.g. seconds played) or a count of steps
+    (:meth:`step`). On a terminal the bar is redrawn in place; otherwise a line is printed each
+    time another tenth of the total is done (for :meth:`update`) or each step starts, so logs
+    stay short. :meth:`close` ends the redrawn line; :meth:`finish` shows it full first.
     """
 
     def __init__(self, total: float, *, unit: str = "s", stream: TextIO | None = None) -> None:
@@ -27,13 +29,16 @@ class ProgressBar:
         self.interactive = self.stream.isatty()
         self._printed_tenths = -1
         self._open = False
+        self._steps = 0
 
     def render(self, done: float, status: str = "") -> str:
         """The bar's text for ``done`` (clamped to 0 .. total)."""
         fraction = min(max(done / self.total, 0.0), 1.0)
         filled = round(fraction * WIDTH)
         bar = "#" * filled + "." * (WIDTH - filled)
-        text = f"[{bar}] {min(done, self.total):5.1f}/{self.total:g} {self.unit} {fraction:4.0%}"
+        shown = min(done, self.total)
+        amount = f"{shown:5.1f}" if self.unit == "s" else f"{shown:g}"
+        text = f"[{bar}] {amount}/{self.total:g} {self.unit} {fraction:4.0%}"
         return f"{text}  {status}" if status else text
 
     def update(self, done: float, status: str = "") -> None:
@@ -48,6 +53,21 @@ class ProgressBar:
             self._printed_tenths = tenths
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def step(self, label: str) -> None:
+        """The next step, called ``label``, starts."""
+        self._steps += 1
+        if self.interactive:
+            self.update(self._steps - 1, label)
+        else:
+            self.stream.write(f"[{self._steps}/{self.total:g}] {label}\n")
+            self.stream.flush()
+
+    def finish(self, status: str = "done") -> None:
+        """The bar full (on a terminal), then :meth:`close`."""
+        if self.interactive:
+            self.update(self.total, status)
+        self.close()
 
     def close(self) -> None:
         if self._open:
