@@ -299,16 +299,21 @@ class Receiver:
             pass
 
     async def aclose(self) -> None:
-        """Stop consuming (from trio)."""
+        """Stop consuming (from trio); raises what a consumer raised (a failing ``MediaLog``
+        listener, say) rather than losing it."""
         for task in self._tasks:
             task.cancel()
-        if self._tasks:
-            with trio.CancelScope(shield=True):
-                await trio_asyncio.aio_as_trio(_settle)(self._tasks)
+        if not self._tasks:
+            return
+        with trio.CancelScope(shield=True):
+            outcomes = await trio_asyncio.aio_as_trio(_settle)(self._tasks)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception) and not isinstance(outcome, asyncio.CancelledError):
+                raise outcome
 
 
-async def _settle(tasks: list[asyncio.Task[None]]) -> None:
-    await asyncio.gather(*tasks, return_exceptions=True)
+async def _settle(tasks: list[asyncio.Task[None]]) -> list[object]:
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
 # -- marked media --------------------------------------------------------------------------------

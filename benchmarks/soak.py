@@ -106,10 +106,9 @@ async def misbehave(
 
 @functools.cache
 def shared_media() -> Any:
-    """The providers' audio chunk and frames, made once for every session, as in
-    ``benchmarks.sessions``: making 720p frames per session stalled the loop for ~5 ms at each
-    session's start and grew the process by 5.5 MB per session, which is the provider's cost,
-    not the synchroniser's (it was what pushed p99 offsets past 5 ms from 35 sessions)."""
+    """The providers' audio chunk and frames, made once and shared by every session (as in
+    ``benchmarks.sessions``), so that the figures are the synchroniser's: making them costs
+    ~5 ms of loop time and 5.5 MB per session."""
     return make_media()
 
 

@@ -93,7 +93,7 @@ def test_long_polyline_is_fast() -> None:
     c = Canvas(1200, 400, WHITE)
     start = time.perf_counter()
     c.line(np.linspace(0, 1199, n), 200 + rng.normal(0, 50, n), RED)
-    assert time.perf_counter() - start < 1.5
+    assert time.perf_counter() - start < 5.0  # vectorised: ~0.1 s; a per-pixel loop takes minutes
     assert len(painted(c)) > 1200 * 50
 
 

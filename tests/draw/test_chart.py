@@ -101,7 +101,7 @@ def test_bands_shade_their_rows_only() -> None:
         y_range=(0, 100),
     )
     img = timeline_chart([panel], x_range=(0, 10), width=600, height=400)
-    ((left, top, right, bottom),) = plot_boxes(img)
+    left, top, right, bottom = plot_boxes(img)[0]
     column = img[top + 1 : bottom, left + (right - left) // 3 + 3].astype(int)
     blue = np.flatnonzero(column[:, 2] - column[:, 0] > 20) + top + 1
 
@@ -129,7 +129,9 @@ def test_empty_or_degenerate_data_still_charts(series: list[Series]) -> None:
     assert len(plot_boxes(img)) == 2
 
 
-def test_big_series_are_charted_quickly() -> None:
+def test_big_series_are_thinned_yet_span_their_whole_range() -> None:
+    """100,000 points are thinned per pixel column; the line still covers every column of the
+    plot and the extremes of the data."""
     xs = np.linspace(0, 100, 100_000)
     ys = np.random.default_rng(3).normal(0, 1, xs.size)
     img = timeline_chart(
@@ -141,7 +143,13 @@ def test_big_series_are_charted_quickly() -> None:
             )
         ]
     )
-    assert where(img, SERIES).size
+    drawn = where(img, SERIES)
+    left, top, right, bottom = plot_boxes(img)[0]
+    columns = np.unique(drawn[:, 1])
+    assert columns.min() <= left + 3 and columns.max() >= right - 3
+    assert len(columns) > 0.95 * (right - left)
+    rows = drawn[:, 0]
+    assert rows.min() < top + 0.2 * (bottom - top) and rows.max() > bottom - 0.2 * (bottom - top)
 
 
 def test_log_bar_chart_orders_bar_heights() -> None:
