@@ -61,7 +61,14 @@ OP_LIMIT_S = 30.0  # virtual seconds any one operation may take
 REAL_LIMIT_S = 20.0  # wall seconds any one step may take
 SYNC_TOLERANCE_S = 0.001
 AUDIO_BUFFER_S = 1.0
-RESAMPLER_HOLD = 96  #: samples resamplers may keep (2 ms) until the epoch ends
+
+
+def resampler_hold(rate: int) -> float:
+    """Output samples libswresample may keep back from input at ``rate`` until it is flushed: a
+    filter's worth, 32 input samples, and never less than ~34 output samples (measured: 192 at
+    8 kHz, 96 at 16 kHz, 64 at 22.05 kHz, 34 at 44.1 and 96 kHz)."""
+    return max(34.0, 32 * RATE / rate) + 1
+
 
 Op = Callable[[avsync.Synchronizer], Awaitable[None]]
 
@@ -158,6 +165,7 @@ class SynchronizerMachine(RuleBasedStateMachine):
         self.impure: set[int] = set()
         self.written = 0.0  #: samples at 48 kHz, stale writes included
         self.resampled_writes = 0
+        self.resampler_hold = 0.0  #: the most any resampler used so far may hold back
         self.recent_writes: collections.deque[float] = collections.deque(maxlen=2)
         self.flushes_while_stalled = 0
         self.frames: dict[int, Frame] = {}
@@ -301,6 +309,7 @@ class SynchronizerMachine(RuleBasedStateMachine):
             self.cursor[epoch] += count * RATE / rate
         if rate != RATE:
             self.resampled_writes += 1
+            self.resampler_hold = max(self.resampler_hold, resampler_hold(rate))
 
     @rule(
         data=st.data(),
@@ -479,7 +488,7 @@ class SynchronizerMachine(RuleBasedStateMachine):
         # the end_audio() padding of a last partial packet counts as buffered (< 1 packet)
         low = -PACKET - tolerance - 0.2 * RATE * self.flushes_while_stalled
         # a resampler holds back a few samples of history until the epoch ends
-        high = PACKET + tolerance + (RESAMPLER_HOLD if self.resampled_writes else 0)
+        high = PACKET + tolerance + self.resampler_hold
         if stats.audio_buffered_s >= AUDIO_BUFFER_S - 0.02 - 1e-9:
             # the buffer is full: the last writes returned once the audio-ingest actor took
             # them, which then waits to push them; stats() does not count audio held there
