@@ -114,8 +114,12 @@ class Mp4Recorder:
                 return tuple(self._results.get(timeout=0.5))
             except queue.Empty:
                 waited += 0.5
-                if not self._process.is_alive():
-                    return ("failed", f"the encoder process exited ({self._process.exitcode})")
+                if not self._process.is_alive():  # its report may still be on its way
+                    try:
+                        return tuple(self._results.get(timeout=1.0))
+                    except queue.Empty:
+                        code = self._process.exitcode
+                        return ("failed", f"the encoder process exited ({code})")
         return ("failed", f"the encoder did not finish within {FINISH_TIMEOUT_S:g} s")
 
 
