@@ -16,7 +16,7 @@ from ._config import SyncConfig
 from ._errors import InvalidAudioError, InvalidAudioTypeError
 from ._messages import Samples
 
-__all__ = ["AudioConverter", "Packetizer", "PreparedAudio", "prepare_audio"]
+__all__ = ["AudioConverter", "Packetizer", "PreparedAudio", "int16_samples", "prepare_audio"]
 
 MIN_INPUT_RATE = 8000
 MAX_INPUT_RATE = 96000
@@ -217,3 +217,16 @@ class Packetizer:
 
 def duration_samples(seconds: float, rate: int) -> int:
     return math.floor(seconds * rate + 0.5)
+
+
+def int16_samples(frame: av.AudioFrame) -> Samples:
+    """An audio frame's samples as (samples, channels) int16, whatever its sample format
+    (planar or packed; float scaled by 32767 and rounded, wider integers shifted down)."""
+    channels = len(frame.layout.channels)
+    data: Any = np.asarray(frame.to_ndarray())
+    data = data.T if frame.format.is_planar else data.reshape(-1, channels)
+    if data.dtype.kind == "f":
+        data = np.clip(np.round(data * 32767), -32768, 32767)
+    elif data.dtype.itemsize > 2:
+        data = data >> (8 * (data.dtype.itemsize - 2))
+    return np.ascontiguousarray(data, dtype=np.int16)

@@ -17,7 +17,7 @@ from ._config import SyncConfig
 from ._errors import InvalidVideoError, InvalidVideoTypeError
 from ._messages import Image
 
-__all__ = ["MAX_DIMENSION", "black_image", "prepare_video", "to_video_frame"]
+__all__ = ["MAX_DIMENSION", "black_image", "plane_pixels", "prepare_video", "to_video_frame"]
 
 MAX_DIMENSION = 8192
 BLACK_Y, NEUTRAL_UV = 16, 128  # video-range black, as PyAV's RGB->YUV conversion produces
@@ -81,13 +81,16 @@ def _copy_i420(frame: av.VideoFrame) -> Image:
     flat = image.reshape(-1)
     offset = 0
     for plane in frame.planes:
-        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
         size = plane.width * plane.height
-        flat[offset : offset + size].reshape(plane.height, plane.width)[:] = rows[
-            : plane.height, : plane.width
-        ]
+        flat[offset : offset + size].reshape(plane.height, plane.width)[:] = plane_pixels(plane)
         offset += size
     return image
+
+
+def plane_pixels(plane: av.video.plane.VideoPlane) -> Image:
+    """A (height, width) uint8 view of an 8-bit plane's pixels, without its row padding."""
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+    return rows[: plane.height, : plane.width]
 
 
 def _even(value: float) -> int:

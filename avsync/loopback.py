@@ -44,6 +44,8 @@ import trio_asyncio
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
+from ._audio import int16_samples
+from ._video import plane_pixels
 from .webrtc import close_peer_connection, loopback_candidates
 
 if TYPE_CHECKING:
@@ -193,7 +195,8 @@ class MediaLog:
         if isinstance(frame, av.VideoFrame):
             self.video.append(VideoArrival(at, frame.pts, self.read(frame)))
         elif isinstance(frame, av.AudioFrame):
-            self.audio.append(AudioArrival(at, frame.pts, frame.sample_rate, _first_channel(frame)))
+            first_channel = int16_samples(frame)[:, 0].copy()
+            self.audio.append(AudioArrival(at, frame.pts, frame.sample_rate, first_channel))
         if self.listener is not None:
             self.listener(frame, at)
 
@@ -236,15 +239,6 @@ class MediaLog:
         if missing:
             raise ValueError(f"marked frames never arrived: {missing}")
         return [(first[index] - at) * 1000 for index, at in zip(onset_frames, onsets, strict=True)]
-
-
-def _first_channel(frame: av.AudioFrame) -> npt.NDArray[np.int16]:
-    data = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    first = data[0] if frame.format.is_planar else data.reshape(-1, channels)[:, 0]
-    if first.dtype.kind == "f":
-        first = np.clip(first * 32767, -32768, 32767)
-    return np.asarray(first, dtype=np.int16)
 
 
 class TapTrack(MediaStreamTrack):
@@ -379,10 +373,10 @@ def read_bits(luma: npt.NDArray[np.uint8], columns: int, rows: int) -> list[int]
 
 
 def luma(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    """The luma plane of ``frame`` as (height, width) uint8."""
-    if frame.format.name == "yuv420p":
-        return np.asarray(frame.to_ndarray()[: frame.height])
-    return np.asarray(frame.reformat(format="gray").to_ndarray())
+    """The luma plane of ``frame`` as (height, width) uint8 (a view, no copy, for yuv420p)."""
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="gray")
+    return plane_pixels(frame.planes[0])
 
 
 def find_onsets(

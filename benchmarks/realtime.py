@@ -17,46 +17,19 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
-import av
 import trio
 
 from . import sessions
-from .baseline import open_baseline
 from .sessions import FleetResult
 
 __all__ = ["KINDS", "RealtimeFigures", "run_kind_in_child"]
 
 #: our kind -> the name ``benchmarks.sessions`` runs it under
 KINDS = {"none": "baseline", "enqueue-time": "enqueue-time", "avsync": "avsync"}
-
-
-@asynccontextmanager
-async def open_enqueue_time() -> AsyncIterator[sessions.Endpoint]:
-    """A ``benchmarks.sessions`` endpoint over the enqueue-time baseline."""
-    async with open_baseline(
-        fps=sessions.CONFIG.fps, sample_rate=sessions.CONFIG.sample_rate
-    ) as sync:
-
-        async def write_video(frame: av.VideoFrame, pts: float) -> None:
-            await sync.write_video(frame, pts=pts)
-
-        yield sessions.Endpoint(
-            sync.write_audio,
-            write_video,
-            sync.audio_frames(),
-            sync.video_frames(),
-            sync.aclose,
-            None,
-        )
-
-
-sessions.OPENERS["enqueue-time"] = open_enqueue_time  # so that run_fleet can run it
 
 
 @attrs.frozen

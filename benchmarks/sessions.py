@@ -62,6 +62,8 @@ import trio
 
 import avsync
 
+from .baseline import open_baseline as open_enqueue_time_baseline
+
 CONFIG = avsync.SyncConfig(width=1280, height=720, fps=30, sample_rate=48000, channels=1)
 CHUNKS_PER_S = 50  # 20 ms audio chunks
 FPS = 30
@@ -118,21 +120,28 @@ class Endpoint:
 Opener = Callable[[], AbstractAsyncContextManager[Endpoint]]
 
 
+def _endpoint(sync: Any, stats: Callable[[], avsync.Stats] | None) -> Endpoint:
+    """An endpoint over a synchroniser with avsync's write/output/close methods."""
+
+    async def write_video(frame: av.VideoFrame, pts: float) -> None:
+        await sync.write_video(frame, pts=pts)
+
+    return Endpoint(
+        sync.write_audio, write_video, sync.audio_frames(), sync.video_frames(), sync.aclose, stats
+    )
+
+
 @asynccontextmanager
 async def open_avsync() -> AsyncIterator[Endpoint]:
     async with avsync.open_synchronizer(CONFIG) as sync:
+        yield _endpoint(sync, sync.stats)
 
-        async def write_video(frame: av.VideoFrame, pts: float) -> None:
-            await sync.write_video(frame, pts=pts)
 
-        yield Endpoint(
-            sync.write_audio,
-            write_video,
-            sync.audio_frames(),
-            sync.video_frames(),
-            sync.aclose,
-            sync.stats,
-        )
+@asynccontextmanager
+async def open_enqueue_time() -> AsyncIterator[Endpoint]:
+    """The enqueue-time baseline synchroniser (:mod:`benchmarks.baseline`)."""
+    async with open_enqueue_time_baseline(fps=CONFIG.fps, sample_rate=CONFIG.sample_rate) as sync:
+        yield _endpoint(sync, None)
 
 
 @asynccontextmanager
@@ -152,7 +161,11 @@ async def open_baseline() -> AsyncIterator[Endpoint]:
     yield Endpoint(audio_send.send, write_video, audio_receive, video_receive, finish, None)
 
 
-OPENERS: dict[str, Opener] = {"baseline": open_baseline, "avsync": open_avsync}
+OPENERS: dict[str, Opener] = {
+    "baseline": open_baseline,
+    "enqueue-time": open_enqueue_time,
+    "avsync": open_avsync,
+}
 
 
 # -- one session --------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any
 import av
 import numpy as np
 
+from .._audio import int16_samples
+
 __all__ = ["Mp4Recorder"]
 
 QUEUE_LIMIT = 600
@@ -70,7 +72,7 @@ class Mp4Recorder:
         if isinstance(frame, av.VideoFrame):
             item: Item = ("video", at, _planes(frame), 0)
         elif isinstance(frame, av.AudioFrame):
-            item = ("audio", at, _interleaved(frame), frame.sample_rate)
+            item = ("audio", at, int16_samples(frame), frame.sample_rate)
         else:
             return
         try:
@@ -127,18 +129,6 @@ def _planes(frame: av.VideoFrame) -> np.ndarray:
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
     return np.asarray(frame.to_ndarray())
-
-
-def _interleaved(frame: av.AudioFrame) -> np.ndarray:
-    """The frame's samples as (samples, channels) int16, whatever its sample format."""
-    channels = len(frame.layout.channels)
-    data: Any = np.asarray(frame.to_ndarray())
-    data = data.T if frame.format.is_planar else data.reshape(-1, channels)
-    if data.dtype.kind == "f":
-        data = np.clip(np.round(data * 32767), -32768, 32767)
-    elif data.dtype.itemsize > 2:
-        data = data >> (8 * (data.dtype.itemsize - 2))
-    return np.ascontiguousarray(data, dtype=np.int16)
 
 
 def _encode(items: Any, results: Any, settings: tuple[str, int, int, int, int, str]) -> None:

@@ -9,6 +9,7 @@ stretch of the utterance distinct, so a packet of it can be found again by its f
 
 from __future__ import annotations
 
+import functools
 import math
 
 import attrs
@@ -62,7 +63,12 @@ class Utterance:
         return [round(syllable.start * self.fps) for syllable in self.syllables]
 
     def samples(self) -> npt.NDArray[np.int16]:
-        """The whole utterance, mono int16, ``round(duration * rate)`` samples."""
+        """The whole utterance, mono int16, ``round(duration * rate)`` samples (read-only,
+        synthesised once)."""
+        return self._samples
+
+    @functools.cached_property
+    def _samples(self) -> npt.NDArray[np.int16]:
         count = round(self.duration * self.rate)
         voice = np.zeros(count, np.float64)
         for syllable in self.syllables:
@@ -73,7 +79,9 @@ class Utterance:
                 syllable.loudness * syllable.opening(t) * _vowel(syllable, t, self.rate)
             )
         noise = np.random.default_rng(self.seed).integers(-NOISE_LSB, NOISE_LSB + 1, count)
-        return np.clip(np.round(voice * 32767) + noise, -32768, 32767).astype(np.int16)
+        samples = np.clip(np.round(voice * 32767) + noise, -32768, 32767).astype(np.int16)
+        samples.flags.writeable = False
+        return samples
 
     def opening(self, t: float, span: float = 0.0) -> float:
         """How open the mouth is (0..1) at media time ``t``: the strongest envelope over
