@@ -72,8 +72,11 @@ def prepare_audio(samples: object, sample_rate: int | None, config: SyncConfig) 
         return PreparedAudio(data, samples.format.name, samples.layout.name, rate, samples.samples)
 
     if not isinstance(samples, np.ndarray):
+        if _is_pcm(samples):
+            return _prepare_pcm(samples, sample_rate)
         raise InvalidAudioTypeError(
-            f"audio must be a numpy array or av.AudioFrame, got {type(samples).__name__}"
+            "audio must be a numpy array, an av.AudioFrame or a PCM object (with samples, "
+            f"sample_rate and channels), got {type(samples).__name__}"
         )
     if samples.dtype == np.int16:
         sample_format = "s16"
@@ -102,6 +105,76 @@ def prepare_audio(samples: object, sample_rate: int | None, config: SyncConfig) 
     # PyAV's packed layout: one row of interleaved samples. reshape on a C-contiguous copy.
     data = np.array(samples, dtype=samples.dtype, order="C", copy=True).reshape(1, -1)
     return PreparedAudio(data, sample_format, layout, rate, frames)
+
+
+#: A PCM object's ``format`` (a string, or an enum whose ``value`` is one): the dtype it declares.
+PCM_FORMATS: dict[str, np.dtype[Any]] = {"s16": np.dtype(np.int16), "f32": np.dtype(np.float32)}
+#: PyAV's name of each input dtype's packed sample format.
+_AV_FORMATS = {np.dtype(np.int16): "s16", np.dtype(np.float32): "flt"}
+
+
+def _is_pcm(value: object) -> bool:
+    """Whether ``value`` looks like a PCM object (getstream's ``PcmData`` and the like)."""
+    return all(hasattr(value, name) for name in ("samples", "sample_rate", "channels"))
+
+
+def _prepare_pcm(pcm: Any, sample_rate: int | None) -> PreparedAudio:
+    """Validate a PCM object (duck-typed: ``samples``, ``sample_rate``, ``channels``, and
+    optionally ``format``) and take a private copy. ``samples`` is numpy int16 or float32, either
+    1-D interleaved or 2-D planar ``(channels, n)`` (``(n, channels)`` is taken too); ``format``,
+    if given, must agree with the dtype. The object's own timestamps are not read: ``pts=`` of
+    ``write_audio`` says where the audio goes."""
+    samples = pcm.samples
+    if not isinstance(samples, np.ndarray):
+        raise InvalidAudioTypeError(
+            f"PCM samples must be a numpy array, got {type(samples).__name__}"
+        )
+    if samples.dtype not in _AV_FORMATS:
+        raise InvalidAudioTypeError(f"PCM samples must be int16 or float32, got {samples.dtype}")
+    declared = getattr(pcm, "format", None)
+    if declared is not None:
+        name = getattr(declared, "value", declared)
+        if not isinstance(name, str) or name.lower() not in PCM_FORMATS:
+            raise InvalidAudioError(
+                f"PCM format must be one of {sorted(PCM_FORMATS)}, got {declared!r}"
+            )
+        if PCM_FORMATS[name.lower()] != samples.dtype:
+            raise InvalidAudioError(
+                f"PCM format {name.lower()!r} contradicts samples of dtype {samples.dtype}"
+            )
+    channels = pcm.channels
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)):
+        raise InvalidAudioError(f"PCM channels must be an int, got {channels!r}")
+    if channels not in (1, 2):
+        raise InvalidAudioError(f"PCM channels must be 1 or 2, got {channels}")
+    rate = _check_rate(pcm.sample_rate)
+    if sample_rate is not None and _check_rate(sample_rate) != rate:
+        raise InvalidAudioError(
+            f"sample_rate={sample_rate} contradicts the PCM object's sample_rate={rate}"
+        )
+    if samples.ndim == 1:
+        if len(samples) % channels:
+            raise InvalidAudioError(
+                f"PCM has {len(samples)} interleaved samples, not a whole number of "
+                f"{channels}-channel frames"
+            )
+        packed = samples.reshape(-1, channels)
+    elif samples.ndim == 2 and samples.shape[0] == channels:
+        packed = samples.T  # planar (channels, n)
+    elif samples.ndim == 2 and samples.shape[1] == channels:
+        packed = samples
+    else:
+        raise InvalidAudioError(
+            f"PCM samples of shape {samples.shape} do not match channels={channels} "
+            f"(pass 1-D interleaved or ({channels}, n) planar)"
+        )
+    frames = packed.shape[0]
+    if frames == 0:
+        raise InvalidAudioError("audio chunk has no samples")
+    _check_finite(packed)
+    data = np.array(packed, order="C", copy=True).reshape(1, -1)
+    layout = "mono" if channels == 1 else "stereo"
+    return PreparedAudio(data, _AV_FORMATS[samples.dtype], layout, rate, frames)
 
 
 class AudioConverter:

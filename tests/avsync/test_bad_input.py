@@ -5,6 +5,7 @@ ValueError naming the field. After aclose() every call raises SynchronizerClosed
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Awaitable, Callable
 
@@ -50,6 +51,21 @@ def with_value(index: int, value: float, dtype: type[np.generic] = np.float32) -
     samples = np.zeros(480, dtype)
     samples[index] = value
     return samples
+
+
+class PcmFormat(str, enum.Enum):
+    S16 = "s16"
+    F32 = "f32"
+
+
+@attrs.frozen
+class Pcm:
+    """Shaped like getstream's ``PcmData`` (avsync takes any object with these attributes)."""
+
+    samples: object
+    sample_rate: object = RATE
+    channels: object = 1
+    format: object = None
 
 
 # == the catalogue ================================================================================
@@ -106,9 +122,9 @@ RGB = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
 
 CASES: dict[str, Case] = {
     # audio: type and dtype
-    "audio list": Case(audio([0.1, 0.2]), AT, "numpy array or av.AudioFrame.*list"),
-    "audio bytes": Case(audio(b"\x00\x01" * 100), AT, "numpy array or av.AudioFrame.*bytes"),
-    "audio None": Case(audio(None), AT, "numpy array or av.AudioFrame.*NoneType"),
+    "audio list": Case(audio([0.1, 0.2]), AT, "numpy array, an av.AudioFrame or a PCM.*list"),
+    "audio bytes": Case(audio(b"\x00\x01" * 100), AT, "numpy array, an av.AudioFrame.*bytes"),
+    "audio None": Case(audio(None), AT, "numpy array, an av.AudioFrame.*NoneType"),
     "audio float64": Case(audio(np.zeros(480)), AT, "int16 or float32.*float64"),
     "audio int32": Case(audio(np.zeros(480, np.int32)), AT, "int16 or float32.*int32"),
     "audio uint8": Case(audio(np.zeros(480, np.uint8)), AT, "int16 or float32.*uint8"),
@@ -158,6 +174,30 @@ CASES: dict[str, Case] = {
     "audio pts inf": Case(audio(speech(0, 480), pts=math.inf), A, "pts.*finite"),
     "audio pts str": Case(audio(speech(0, 480), pts="0.5"), A, "pts must be a number"),
     "audio pts backwards": Case(pts_backwards, A, "backwards"),
+    # audio: PCM objects (shaped like getstream's PcmData)
+    "PCM samples list": Case(audio(Pcm([1, 2])), AT, "PCM samples must be a numpy array.*list"),
+    "PCM samples float64": Case(audio(Pcm(np.zeros(480))), AT, "int16 or float32.*float64"),
+    "PCM format s16, samples float32": Case(
+        audio(Pcm(np.zeros(480, np.float32), format="s16")), A, "'s16' contradicts.*float32"
+    ),
+    "PCM format enum F32, samples int16": Case(
+        audio(Pcm(np.zeros(480, np.int16), format=PcmFormat.F32)), A, "'f32' contradicts.*int16"
+    ),
+    "PCM format u8": Case(audio(Pcm(np.zeros(480, np.int16), format="u8")), A, "one of"),
+    "PCM stereo, odd interleaved count": Case(
+        audio(Pcm(np.zeros(481, np.int16), channels=2)), A, "481 interleaved.*2-channel"
+    ),
+    "PCM stereo, 3 planar rows": Case(
+        audio(Pcm(np.zeros((3, 480), np.int16), channels=2)), A, r"shape \(3, 480\).*channels=2"
+    ),
+    "PCM 3 channels": Case(audio(Pcm(np.zeros(480, np.int16), channels=3)), A, "1 or 2"),
+    "PCM channels str": Case(audio(Pcm(np.zeros(480, np.int16), channels="2")), A, "an int"),
+    "PCM rate 7999": Case(audio(Pcm(np.zeros(480, np.int16), 7999)), A, "sample_rate.*7999"),
+    "PCM rate contradicted": Case(
+        audio(Pcm(np.zeros(480, np.int16), 16000), sample_rate=48000), A, "contradicts the PCM"
+    ),
+    "PCM empty": Case(audio(Pcm(np.zeros((2, 0), np.int16), channels=2)), A, "no samples"),
+    "PCM NaN": Case(audio(Pcm(with_value(3, math.nan), format="f32")), A, "finite"),
     # epochs
     "audio epoch newer": Case(newer_epoch_audio, avsync.EpochError, "newer than the current"),
     "audio epoch str": Case(audio(speech(0, 480), epoch="0"), avsync.EpochError, "int"),
