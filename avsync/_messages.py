@@ -28,6 +28,7 @@ __all__ = [
     "FrameKind",
     "SpeechState",
     "VideoIn",
+    "VideoSettled",
     "VideoOut",
     "WaitPlayout",
 ]
@@ -156,3 +157,12 @@ class VideoOut:
     image: Image
     at: float
     kind: FrameKind
+
+
+@attrs.frozen(eq=False)
+class VideoSettled:
+    """Sent to the video queue behind frames, then by the video queue to the publisher behind
+    the frames that fell due: answered once every frame written before it has been taken in and
+    whatever was due by then has been handed to every output."""
+
+    reply: Reply[None]

@@ -9,7 +9,7 @@ import trio
 import actors
 
 from ._config import SyncConfig
-from ._messages import AudioOut, Barrier, Flush, FrameKind, VideoOut
+from ._messages import AudioOut, Barrier, Flush, FrameKind, VideoOut, VideoSettled
 from ._sink import SinkRegistry, make_audio_frame
 from ._video import to_video_frame
 
@@ -27,7 +27,7 @@ class PublisherState:
     audio_dropped_stale_s: float = 0.0
 
 
-class PublisherActor(actors.Actor[AudioOut | VideoOut]):
+class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
     """Stamps output pts and fans every frame out to the sinks, never waiting on one.
 
     Audio pts are ``packet index * packet samples`` on 1/sample_rate; video pts are the planned
@@ -54,7 +54,7 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
         self.ramp = np.repeat(shape[:, None], config.channels, axis=1)
         self.silence = np.zeros((config.packet_samples, config.channels), np.int16)
 
-    async def run(self, context: actors.Context[AudioOut | VideoOut]) -> None:
+    async def run(self, context: actors.Context[AudioOut | VideoOut | VideoSettled]) -> None:
         inbox = context.inbox
         while True:
             try:
@@ -65,11 +65,13 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut]):
             while len(self.control) or len(inbox):  # take in whatever else is already here
                 self._handle(actors.receive_first_nowait(self.control, inbox)[1])
 
-    def _handle(self, message: AudioOut | VideoOut | Flush | Barrier) -> None:
+    def _handle(self, message: AudioOut | VideoOut | VideoSettled | Flush | Barrier) -> None:
         if isinstance(message, AudioOut):
             self._audio(message)
         elif isinstance(message, VideoOut):
             self._video(message)
+        elif isinstance(message, VideoSettled):
+            message.reply.send(None)  # every frame before it is in the sinks
         elif isinstance(message, Flush):
             self._flush(message.epoch)
         else:

@@ -302,6 +302,15 @@ class VideoSchedule:
             self.counters.dropped_late += 1
         return None, None
 
+    def new_frame_due(self, now: float) -> bool:
+        """Whether a queued frame is due by ``now`` but not yet emitted (it waits for the fps cap
+        or the one-tick gap between emissions)."""
+        if not self._frames:
+            return False
+        head = self._frames[0]
+        due = self._due(head, now) if head.timestamped else self._untimed_due(head, now)
+        return due is not None and due <= now + EPS
+
     def _release(self) -> float | None:
         """The earliest time the next new frame may go out (the fps cap), if any."""
         return None if self._last_new_due is None else self._last_new_due + self.interval

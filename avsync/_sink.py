@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import av
 import numpy as np
@@ -20,7 +20,7 @@ import trio
 from ._messages import Image, Samples
 from ._video import to_video_frame
 
-__all__ = ["AudioSink", "SinkChannel", "SinkRegistry", "VideoSink"]
+__all__ = ["AudioSink", "Shown", "SinkChannel", "SinkRegistry", "VideoSink"]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
 X = TypeVar("X")
@@ -103,7 +103,14 @@ class _Sink(Generic[F, X]):
         return self._take()
 
 
-class VideoSink(_Sink[av.VideoFrame, Image]):
+class Shown(NamedTuple):
+    """What a queued video frame shows, and whether it is a new frame (not a repeat)."""
+
+    image: Image
+    new: bool
+
+
+class VideoSink(_Sink[av.VideoFrame, Shown]):
     """Also knows which image is on this consumer's screen, so that after a flush it repeats
     that image rather than a stale frame the consumer never received."""
 
@@ -111,6 +118,7 @@ class VideoSink(_Sink[av.VideoFrame, Image]):
         super().__init__(capacity)
         self._screen: Image | None = None  # the newest image delivered or queued here
         self._delivered_image: Image | None = None
+        self.superseded = 0  #: repeats skipped by receive_current_nowait
 
     def push_frame(self, epoch: int, frame: av.VideoFrame, image: Image, new: bool) -> None:
         """Queue ``frame`` (showing ``image``). A repeat of an image this consumer has neither
@@ -120,10 +128,19 @@ class VideoSink(_Sink[av.VideoFrame, Image]):
         elif image is not self._screen:
             frame = to_video_frame(self._screen, frame.pts or 0)
             image = self._screen
-        self._push(epoch, frame, image)
+        self._push(epoch, frame, Shown(image, new))
 
-    def _delivered(self, extra: Image) -> None:
-        self._delivered_image = extra
+    def receive_current_nowait(self) -> av.VideoFrame:
+        """As :meth:`receive_nowait`, but first skip queued repeats (and placeholders) that a
+        later queued frame supersedes: every new frame is received, stale repeats are not."""
+        items = self._items
+        while len(items) > 1 and not items[0][2].new:
+            items.popleft()
+            self.superseded += 1
+        return self.receive_nowait()
+
+    def _delivered(self, extra: Shown) -> None:
+        self._delivered_image = extra.image
 
     def purge(self, epoch: int) -> int:
         """Drop queued frames older than ``epoch``; return how many."""
@@ -131,7 +148,7 @@ class VideoSink(_Sink[av.VideoFrame, Image]):
         purged = len(self._items) - len(kept)
         self._items = kept
         if purged:
-            self._screen = kept[-1][2] if kept else self._delivered_image
+            self._screen = kept[-1][2].image if kept else self._delivered_image
         return purged
 
 

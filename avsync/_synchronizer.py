@@ -29,6 +29,7 @@ from ._messages import (
     Flush,
     VideoIn,
     VideoOut,
+    VideoSettled,
     WaitPlayout,
 )
 from ._publisher import PublisherActor, PublisherState
@@ -41,10 +42,11 @@ from ._video_queue import VideoQueueActor
 if TYPE_CHECKING:
     from .webrtc import SyncAudioTrack, SyncVideoTrack
 
-__all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer"]
+__all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer", "running"]
 
 SHUTDOWN_GRACE_S = 0.25
 START_TURN_TIMEOUT_S = 10.0
+SETTLE_TIMEOUT_S = 1.0  # settle_video() returns after this long at most
 AUDIO_SINK_S = 0.2  # each audio output buffers at most this much
 VIDEO_SINK_FRAMES = 4  # each video output buffers at most this many frames
 #: Supervision. The publisher and the video queue keep their state outside the actor instance
@@ -137,14 +139,14 @@ class Synchronizer:
         self._publisher_state = PublisherState(origin=origin)
         self._clock_state = clock_state = ClockState(origin)
 
-        publisher: actors.ActorRef[AudioOut | VideoOut] = await group.spawn(
+        publisher: actors.ActorRef[AudioOut | VideoOut | VideoSettled] = await group.spawn(
             lambda: PublisherActor(config, self._publisher_state, publisher_control, self._sinks),
             name="publisher",
             capacity=1024,
             overflow=actors.Overflow.DROP_OLDEST,
             restart=RESTARTABLE,
         )
-        self._video_inbox: actors.ActorRef[VideoIn] = await group.spawn(
+        self._video_inbox: actors.ActorRef[VideoIn | VideoSettled] = await group.spawn(
             lambda: VideoQueueActor(self._schedule, video_control, ticks, publisher, block),
             name="video-queue",
             capacity=2,
@@ -290,6 +292,21 @@ class Synchronizer:
         message = VideoIn(epoch, image, media, writer.audio_cursor, trio.current_time())
         await self._send(self._video_inbox, message)
 
+    async def settle_video(self) -> None:
+        """Wait until the video queue has taken in every frame written before this call, and
+        every frame that was due by then has been handed to every output (so a frame written
+        while no audio is buffered is in the outputs when this returns). Returns after at most
+        :data:`SETTLE_TIMEOUT_S` even if an actor restarted meanwhile. Raises
+        :class:`SynchronizerClosed` if the synchroniser is closed. Cancellation leaves the
+        synchroniser unaffected."""
+        self._check_open()
+        try:
+            await self._video_inbox.ask(VideoSettled, timeout=SETTLE_TIMEOUT_S)
+        except actors.MailboxClosed:
+            raise SynchronizerClosed("the synchroniser is closed") from None
+        except actors.AskTimeout:
+            pass  # a restart lost the request; the frames were taken in all the same
+
     async def end_audio(self, *, epoch: int | None = None) -> None:
         """No more audio for this turn: speech ends once what was written has been emitted."""
         self._check_open()
@@ -359,7 +376,11 @@ class Synchronizer:
             from .webrtc import SyncAudioTrack
 
             self._sinks.prune()
-            self._audio_track = SyncAudioTrack(self._sinks.add_audio())
+            self._audio_track = SyncAudioTrack(
+                self._sinks.add_audio(),
+                sample_rate=self._config.sample_rate,
+                channels=self._config.channels,
+            )
         return self._audio_track
 
     @property
@@ -369,7 +390,10 @@ class Synchronizer:
             from .webrtc import SyncVideoTrack
 
             self._sinks.prune()
-            self._video_track = SyncVideoTrack(self._sinks.add_video())
+            config = self._config
+            self._video_track = SyncVideoTrack(
+                self._sinks.add_video(), width=config.width, height=config.height, fps=config.fps
+            )
         return self._video_track
 
     def stats(self) -> Stats:
@@ -434,7 +458,17 @@ async def open_synchronizer(config: SyncConfig | None = None) -> AsyncIterator[S
     config = SyncConfig() if config is None else config
     if not isinstance(config, SyncConfig):
         raise TypeError(f"config must be an avsync.SyncConfig, got {type(config).__name__}")
-    sync = Synchronizer(config)
+    async with running(Synchronizer(config)) as sync:
+        yield sync
+
+
+@asynccontextmanager
+async def running(sync: Synchronizer) -> AsyncIterator[Synchronizer]:
+    """Start ``sync``, built but never started (``Synchronizer(config)`` needs no trio run, so
+    its tracks can be handed out before it runs), and close it on exit; otherwise as
+    :func:`open_synchronizer`. Raises ``RuntimeError`` if ``sync`` was started or closed before."""
+    if sync._group is not None or sync.closed:
+        raise RuntimeError("a Synchronizer runs once: this one was started or closed before")
     try:
         async with actors.open_group("avsync", grace_s=SHUTDOWN_GRACE_S) as group:
             await sync._start(group)

@@ -9,19 +9,23 @@ import trio
 
 import actors
 
-from ._messages import AudioOut, ClockTick, Flush, VideoIn, VideoOut
+from ._messages import AudioOut, ClockTick, Flush, VideoIn, VideoOut, VideoSettled
 from ._schedule import VideoSchedule
 
 __all__ = ["VideoQueueActor"]
 
 
-class VideoQueueActor(actors.Actor[VideoIn]):
+class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
     """Runs the :class:`VideoSchedule`: takes frames (its inbox), clock ticks and flushes, and
     at each instant the schedule names, hands the publisher the frame to show (new, repeat or
     placeholder). Wakes at each frame's own due time, not at a 1/fps tick.
 
     With ``overflow="block"`` it stops taking frames while the schedule is full, so
     ``write_video`` waits; with ``"drop-oldest"`` the schedule drops its oldest frame (counted).
+
+    A :class:`VideoSettled` request (which follows frames through the inbox) is passed on to the
+    publisher once no frame taken in before it is due and waiting, so it reaches the publisher
+    behind every frame that fell due.
     """
 
     def __init__(
@@ -29,7 +33,7 @@ class VideoQueueActor(actors.Actor[VideoIn]):
         schedule: VideoSchedule,
         control: actors.Mailbox[Flush],
         ticks: actors.Mailbox[ClockTick],
-        publisher: actors.ActorRef[AudioOut | VideoOut],
+        publisher: actors.ActorRef[AudioOut | VideoOut | VideoSettled],
         block_when_full: bool,
     ) -> None:
         self.schedule = schedule
@@ -37,8 +41,9 @@ class VideoQueueActor(actors.Actor[VideoIn]):
         self.ticks = ticks
         self.publisher = publisher
         self.block_when_full = block_when_full
+        self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
 
-    async def run(self, context: actors.Context[VideoIn]) -> None:
+    async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
         inbox = context.inbox
         schedule = self.schedule
         settled = True  # False right after waking on time: a repeat would wait one yield
@@ -54,6 +59,10 @@ class VideoQueueActor(actors.Actor[VideoIn]):
                     VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
                 )
                 emission, wake_at = schedule.poll(now)
+            if self.settling and not schedule.new_frame_due(now):
+                for request in self.settling:
+                    self.publisher.tell_nowait(request)
+                self.settling.clear()
             if not settled and wake_at == now:
                 # A repeat is due: let whatever else falls due at this instant (a frame, a
                 # tick) arrive first, so a repeat never goes out when a new frame is due.
@@ -72,7 +81,7 @@ class VideoQueueActor(actors.Actor[VideoIn]):
             settled = not wait.cancelled_caught
 
     def _sources(
-        self, inbox: actors.Mailbox[VideoIn], *, ticks: bool
+        self, inbox: actors.Mailbox[VideoIn | VideoSettled], *, ticks: bool
     ) -> tuple[actors.Mailbox[Any], ...]:
         """What to take messages from, in priority order: flushes, then ticks (unless no
         decision waits on one), then frames (unless the schedule is full and full means wait,
@@ -84,10 +93,12 @@ class VideoQueueActor(actors.Actor[VideoIn]):
             sources.append(inbox)
         return tuple(sources)
 
-    def _handle(self, message: Flush | ClockTick | VideoIn) -> None:
+    def _handle(self, message: Flush | ClockTick | VideoIn | VideoSettled) -> None:
         if isinstance(message, Flush):
             self.schedule.flush(message.epoch)
         elif isinstance(message, ClockTick):
             self.schedule.on_tick(message)
+        elif isinstance(message, VideoSettled):
+            self.settling.append(message)
         else:
             self.schedule.add(message)

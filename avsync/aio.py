@@ -45,12 +45,16 @@ Cancellation: a cancelled asyncio caller cancels its trio task and waits for it 
 nothing (the usual case, when it was waiting for buffer space) or, if it had completed before the
 cancellation reached trio, wrote everything; never part of it.
 
-Lifecycle: the constructor only validates the configuration, so it may run outside a running loop.
-The synchroniser starts in ``await sync.start()`` or ``async with``, or on the first awaited call.
-It is bound to the loop it started on. ``audio_track``, ``video_track`` and ``stats()`` need it
-started (else ``RuntimeError``); ``epoch`` is 0 before the start. ``aclose()`` closes the trio
-synchroniser (every output ends: tracks raise ``MediaStreamError``), ends the guest run if it was
-the last synchroniser and waits for that; afterwards every call raises
+Lifecycle: the constructor validates the configuration and builds the synchroniser without
+starting it, so it may run where no loop runs (a plain ``__init__``, a fixture);
+``audio_track`` and ``video_track`` are there at once, to hand to aiortc. The synchroniser starts
+in ``await sync.start()`` or ``async with`` (the explicit way, recommended), or by itself on the
+first awaited call or the first ``recv()`` of either track. It is bound to the loop it started
+on. ``stats()`` needs it started (else ``RuntimeError``); ``epoch`` is 0 before the start.
+``track.stop()`` ends that track only (aiortc stops a sender's track so): the other track and
+the writes go on. ``aclose()`` closes the trio synchroniser (every output ends: tracks raise
+``MediaStreamError``), ends the guest run if it was the last synchroniser and waits for that;
+afterwards every call raises
 :class:`~avsync.SynchronizerClosed` at once. If the program's main coroutine returns without
 ``aclose()``, ``asyncio.run()``'s final cancellation of leftover tasks closes the synchronisers and
 ends the guest run (only leave the loop by way of ``asyncio.run`` or after ``aclose()``).
@@ -82,7 +86,7 @@ import trio
 from ._config import Overflow, SyncConfig
 from ._errors import SynchronizerClosed
 from ._stats import PlayoutResult, Stats
-from ._synchronizer import Synchronizer, open_synchronizer
+from ._synchronizer import Synchronizer, running
 
 if TYPE_CHECKING:
     from .webrtc import SyncAudioTrack, SyncVideoTrack
@@ -318,8 +322,9 @@ class AVSynchronizer:
     ``max_queue_size`` is the most frames the video queue holds (``video_buffer_s =
     max_queue_size / fps``); the other arguments and keywords are :class:`~avsync.SyncConfig`
     fields. Invalid values raise ``ValueError`` naming the field. The constructor needs no
-    running loop; the synchroniser starts in :meth:`start` (or ``async with``, or the first
-    awaited call) and is bound to that loop.
+    running loop, and the tracks are there from construction; the synchroniser starts in
+    :meth:`start` (or ``async with``, or the first awaited call or track ``recv()``) and is bound
+    to that loop.
     """
 
     def __init__(
@@ -335,9 +340,14 @@ class AVSynchronizer:
         self._config = _make_config(
             width, height, fps, max_queue_size, sample_rate, channels, dict(options)
         )
+        # Built now, started later: its tracks exist from here on, and their first recv()
+        # starts it like the first awaited call does.
+        self._sync = Synchronizer(self._config)
+        self._sync.audio_track.start_on_recv(self.start)
+        self._sync.video_track.start_on_recv(self.start)
+        self._running = False  # the trio side has started the synchroniser
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_run: _TrioHost | None = None
-        self._sync: Synchronizer | None = None
         self._calls: trio.Nursery | None = None
         self._pending: set[_Call[Any]] = set()
         self._close_requested = trio.Event()
@@ -360,7 +370,7 @@ class AVSynchronizer:
     @property
     def epoch(self) -> int:
         """The current epoch (0 until the first ``start_turn()``)."""
-        return 0 if self._sync is None else self._sync.epoch
+        return self._sync.epoch
 
     @property
     def closed(self) -> bool:
@@ -369,25 +379,27 @@ class AVSynchronizer:
 
     @property
     def audio_track(self) -> SyncAudioTrack:
-        """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
-        return self._started_synchronizer().audio_track
+        """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser),
+        there from construction (``sample_rate``, ``channels``); its first ``recv()`` starts the
+        synchroniser if nothing did before. ``stop()`` ends this track only."""
+        return self._sync.audio_track
 
     @property
     def video_track(self) -> SyncVideoTrack:
-        """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
-        return self._started_synchronizer().video_track
+        """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser),
+        there from construction (``width``, ``height``, ``fps``); its first ``recv()`` starts the
+        synchroniser if nothing did before. ``stop()`` ends this track only."""
+        return self._sync.video_track
 
     def stats(self) -> Stats:
-        """A snapshot of the counters (see :meth:`avsync.Synchronizer.stats`)."""
-        return self._started_synchronizer().stats()
-
-    def _started_synchronizer(self) -> Synchronizer:
-        if self._sync is None:
+        """A snapshot of the counters (see :meth:`avsync.Synchronizer.stats`). Raises
+        ``RuntimeError`` before the synchroniser has started."""
+        if not self._running:
             raise RuntimeError(
                 "the AVSynchronizer is not started: use `async with AVSynchronizer(...)` "
                 "or `await sync.start()` first"
             )
-        return self._sync
+        return self._sync.stats()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -434,8 +446,9 @@ class AVSynchronizer:
         Raises the synchroniser's failure, if it failed and that was not yet raised. If the
         caller is cancelled, the close still completes in the background."""
         self._request_close()
-        if self._finished is None:  # never started
+        if self._finished is None:  # never started: end the tracks it handed out
             self._ended = True
+            self._sync._mark_closed()
             return
         if not self._finished.done():
             await asyncio.wait((self._finished,))
@@ -483,9 +496,9 @@ class AVSynchronizer:
         ``self._calls``."""
         failure: BaseException | None = None
         try:
-            async with open_synchronizer(self._config) as sync:
+            async with running(self._sync) as sync:
                 async with trio.open_nursery() as calls:
-                    self._sync = sync
+                    self._running = True
                     self._calls = calls
                     if self._started is not None and not self._started.done():
                         self._started.set_result(None)
@@ -504,6 +517,7 @@ class AVSynchronizer:
         self._ended = True
         self._calls = None
         self._failure = failure
+        self._sync._mark_closed()  # (already so if it ran) its tracks end
         for call in list(self._pending):
             call.fail(_closed_error(failure))
         for future in (self._started, self._finished):
@@ -520,7 +534,7 @@ class AVSynchronizer:
     async def _call(self, fn: Callable[[Synchronizer], Awaitable[T]]) -> T:
         """Run ``fn(synchronizer)`` as a trio task and return its result or raise its error."""
         loop = asyncio.get_running_loop()
-        if self._sync is None or loop is not self._loop:
+        if not self._running or loop is not self._loop:
             await self.start()
         host = self._host_run
         if self._closing or self._ended or host is None:
@@ -563,7 +577,6 @@ class AVSynchronizer:
             call.fail(_closed_error(self._failure))
 
     async def _run_call(self, call: _Call[Any]) -> None:
-        assert self._sync is not None
         try:
             with call.scope:
                 call.succeed(await call.fn(self._sync))
@@ -585,9 +598,11 @@ class AVSynchronizer:
         pts: float | None = None,
         epoch: int | None = None,
     ) -> None:
-        """Queue audio: numpy int16 or float32, shape ``(n,)`` or ``(n, channels)``, or an
-        ``av.AudioFrame``. Same rules, errors and waiting as :meth:`avsync.Synchronizer.write_audio`
-        (with ``overflow="block"`` it waits while ``audio_buffer_s`` is buffered)."""
+        """Queue audio: numpy int16 or float32, shape ``(n,)`` or ``(n, channels)``, an
+        ``av.AudioFrame``, or a PCM object such as getstream's ``PcmData`` (``samples``,
+        ``sample_rate``, ``channels``, optionally ``format``). Same rules, errors and waiting as
+        :meth:`avsync.Synchronizer.write_audio` (with ``overflow="block"`` it waits while
+        ``audio_buffer_s`` is buffered)."""
         await self._call(
             lambda sync: sync.write_audio(samples, sample_rate=sample_rate, pts=pts, epoch=epoch)
         )
@@ -596,8 +611,15 @@ class AVSynchronizer:
         self, frame: Any, *, pts: float | None = None, epoch: int | None = None
     ) -> None:
         """Queue a frame (``av.VideoFrame`` or numpy uint8 ``(h, w, 3)`` RGB), shown at
-        ``width x height``; see :meth:`avsync.Synchronizer.write_video`."""
-        await self._call(lambda sync: sync.write_video(frame, pts=pts, epoch=epoch))
+        ``width x height``; see :meth:`avsync.Synchronizer.write_video`. Returns once the frame
+        is queued, or, if it was due at once (no audio buffered before it), handed to the
+        outputs: the next ``video_track.recv()`` returns it."""
+
+        async def write(sync: Synchronizer) -> None:
+            await sync.write_video(frame, pts=pts, epoch=epoch)
+            await sync.settle_video()
+
+        await self._call(write)
 
     async def end_audio(self, *, epoch: int | None = None) -> None:
         """No more audio for this turn: speech ends once what was written has been emitted."""

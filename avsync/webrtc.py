@@ -17,7 +17,7 @@ still queued, as aiortc's own tracks do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -48,7 +48,13 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
         super().__init__()
         self._sink: _Sink[F, Any] = sink
         self._waiter: asyncio.Future[None] | None = None
+        self._start: Callable[[], Awaitable[None]] | None = None
         sink.listener = self._wake
+
+    def start_on_recv(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Have the first ``recv()`` await ``start()`` first (the asyncio face starts its
+        synchroniser so). If ``start()`` raises, that ``recv()`` raises ``MediaStreamError``."""
+        self._start = start
 
     @property
     def readyState(self) -> str:
@@ -62,13 +68,20 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
     async def recv(self) -> F:
         """The next frame, at its emit time. Raises ``MediaStreamError`` once the track has
         ended (the synchroniser was closed, or ``stop()`` was called)."""
+        if self._start is not None and super().readyState == "live":
+            try:
+                await self._start()
+            except Exception as error:
+                self.stop()
+                raise MediaStreamError from error
+            self._start = None
         while True:
             if self._sink.closed or super().readyState != "live":
                 if super().readyState == "live":
                     self.stop()
                 raise MediaStreamError
             try:
-                return self._sink.receive_nowait()
+                return self._take()
             except trio.WouldBlock:
                 pass
             except (trio.EndOfChannel, trio.ClosedResourceError):
@@ -80,8 +93,14 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
             finally:
                 self._waiter = None
 
+    def _take(self) -> F:
+        """The next frame to hand over, if one is there (else ``trio.WouldBlock``)."""
+        return self._sink.receive_nowait()
+
     def stop(self) -> None:
-        """End this track and detach it from the synchroniser's output."""
+        """End this track only and detach it from the synchroniser's output: its ``recv()``
+        raises ``MediaStreamError`` from then on; the synchroniser and its other outputs go on,
+        and writes keep working."""
         super().stop()
         self._sink.detach()
         self._wake()
@@ -93,21 +112,35 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
 
 
 class SyncAudioTrack(_SyncTrack[av.AudioFrame]):
-    """The synchronised audio: s16 frames of ``packet_ms``, pts on 1/sample_rate."""
+    """The synchronised audio: s16 frames of ``packet_ms``, pts on 1/sample_rate, every packet
+    in order (audio is never skipped)."""
 
     kind = "audio"
 
-    def __init__(self, sink: AudioSink) -> None:
+    def __init__(self, sink: AudioSink, *, sample_rate: int, channels: int) -> None:
         super().__init__(sink)
+        self.sample_rate = sample_rate
+        self.channels = channels
 
 
 class SyncVideoTrack(_SyncTrack[av.VideoFrame]):
-    """The synchronised video: yuv420p frames of ``width x height``, pts on 1/90000."""
+    """The synchronised video: yuv420p frames of ``width x height``, pts on 1/90000.
+
+    ``recv()`` hands over every new frame, but not a repeat (or placeholder) that something
+    newer has already superseded: a consumer that reads late, or for the first time, gets what is
+    on screen now, not a backlog of stale repeats."""
 
     kind = "video"
 
-    def __init__(self, sink: VideoSink) -> None:
+    def __init__(self, sink: VideoSink, *, width: int, height: int, fps: float) -> None:
         super().__init__(sink)
+        self._video_sink = sink
+        self.width = width
+        self.height = height
+        self.fps = fps
+
+    def _take(self) -> av.VideoFrame:
+        return self._video_sink.receive_current_nowait()
 
 
 class HasTracks(Protocol):

@@ -1,6 +1,11 @@
 """Test harness: marked media and a recorder that measures sync from the outputs alone.
 
-The implementation is :mod:`avsync.testing` (the benchmarks use it too)."""
+The implementation is :mod:`avsync.testing` (the benchmarks use it too); the real-time pts
+rule is here."""
+
+from collections.abc import Sequence
+
+import numpy as np
 
 from avsync.testing import HEIGHT as HEIGHT
 from avsync.testing import MARK_MODULUS as MARK_MODULUS
@@ -14,3 +19,16 @@ from avsync.testing import marked_frame as marked_frame
 from avsync.testing import read_mark as read_mark
 from avsync.testing import recording as recording
 from avsync.testing import speech as speech
+
+
+def assert_frame_steps(pts: Sequence[int | None], step: int) -> None:
+    """Check video pts taken in real time: each step is one frame interval (``step`` on the
+    90 kHz clock), except after an emission that went out more than
+    :data:`avsync._schedule.LATE_SLACK_S` behind plan, which is stamped with the time it actually
+    went out: such a step is longer, never shorter. On a loaded machine a few emissions are late;
+    most steps must still be exact (a pts taken from the clock instead of the plan fails that).
+    """
+    assert all(value is not None for value in pts), pts
+    steps = np.diff(np.array(pts, np.int64))
+    assert np.all(steps >= step), steps.tolist()
+    assert np.count_nonzero(steps == step) * 2 >= len(steps), steps.tolist()

@@ -123,6 +123,21 @@ def test_video_purge_keeps_what_the_consumer_last_saw_on_screen() -> None:
     assert repeat.to_ndarray()[0, 0] == seen[0, 0]
 
 
+def test_receiving_the_current_frame_skips_superseded_repeats_but_no_new_frame() -> None:
+    from avsync._video import to_video_frame
+
+    sink = SinkRegistry(1, 8, 8).add_video()
+    image = black_image(64, 48)
+    kinds = [False, False, True, True, False, False]  # new?
+    for pts, new in enumerate(kinds):
+        sink.push_frame(0, to_video_frame(image, pts), image, new=new)
+    got = [sink.receive_current_nowait().pts for _ in range(3)]
+    assert got == [2, 3, 5]  # repeats 0, 1 and 4 were superseded; the last repeat is current
+    assert sink.superseded == 3
+    with pytest.raises(trio.WouldBlock):
+        sink.receive_current_nowait()
+
+
 async def test_a_slow_sink_drops_its_oldest_and_counts() -> None:
     sinks = SinkRegistry(1, 2, 2)
     slow = sinks.add_video()

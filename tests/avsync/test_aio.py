@@ -27,6 +27,8 @@ from avsync._publisher import PublisherActor
 from avsync.aio import AVSynchronizer
 from avsync.webrtc import SyncVideoTrack, add_tracks, loopback_candidates
 
+from .harness import assert_frame_steps
+
 pytestmark = pytest.mark.realtime
 
 T = TypeVar("T")
@@ -117,8 +119,8 @@ def test_the_constructor_validates_without_a_running_loop() -> None:
     assert AVSynchronizer(fps=60, max_queue_size=7).config.video_queue_frames == 7
     assert AVSynchronizer(playout_delay_s=0.05).config.playout_delay_s == 0.05
     assert sync.epoch == 0 and not sync.closed
-    with pytest.raises(RuntimeError, match="not started"):
-        sync.video_track  # noqa: B018
+    assert isinstance(sync.video_track, MediaStreamTrack) and sync.video_track.kind == "video"
+    assert isinstance(sync.audio_track, MediaStreamTrack) and sync.audio_track.kind == "audio"
     with pytest.raises(RuntimeError, match="not started"):
         sync.stats()
 
@@ -203,11 +205,11 @@ def test_the_last_frame_repeats_when_nothing_new_is_written() -> None:
             track = sync.video_track
             await sync.write_video(marked(5))
             first, _ = await until_marked(track, 5)
-            return [first] + [await track.recv() for _ in range(5)]
+            return [first] + [await track.recv() for _ in range(8)]
 
     frames = run(main)
-    assert [mark_of(frame) for frame in frames] == [5] * 6
-    assert np.all(np.diff([frame.pts for frame in frames]) == 3000)
+    assert [mark_of(frame) for frame in frames] == [5] * 9
+    assert_frame_steps([frame.pts for frame in frames], 3000)
 
 
 @pytest.mark.parametrize("fps, step", [(60, 1500), (30, 3000), (15, 6000)])
@@ -217,12 +219,11 @@ def test_repeats_advance_the_video_pts_by_one_frame_interval(fps: int, step: int
             track = sync.video_track
             await sync.write_video(marked(1))
             first, _ = await until_marked(track, 1)
-            frames = [first] + [await track.recv() for _ in range(4)]
+            frames = [first] + [await track.recv() for _ in range(8)]
             assert all(mark_of(frame) == 1 for frame in frames)
-            return [frame.pts for frame in frames if frame.pts is not None]
+            return [frame.pts for frame in frames]
 
-    pts = run(main)
-    assert len(pts) == 5 and np.all(np.diff(pts) == step)
+    assert_frame_steps(run(main), step)
 
 
 def test_several_synchronizers_share_one_loop() -> None:
@@ -231,14 +232,15 @@ def test_several_synchronizers_share_one_loop() -> None:
             track = sync.video_track
             await sync.write_video(marked(index))
             first, _ = await until_marked(track, index)
-            frames = [first] + [await track.recv() for _ in range(3)]
-            assert [mark_of(frame) for frame in frames] == [index] * 4
-            return [int(pts) for pts in np.diff([frame.pts for frame in frames])]
+            frames = [first] + [await track.recv() for _ in range(6)]
+            assert [mark_of(frame) for frame in frames] == [index] * 7
+            return [frame.pts for frame in frames]
 
-    async def main() -> list[list[int]]:
+    async def main() -> list[list[int | None]]:
         return list(await asyncio.gather(one(60, 1), one(30, 2), one(15, 3)))
 
-    assert run(main) == [[1500] * 3, [3000] * 3, [6000] * 3]
+    for pts, step in zip(run(main), (1500, 3000, 6000), strict=True):
+        assert_frame_steps(pts, step)
 
 
 # -- flush, resize ---------------------------------------------------------------------------------
@@ -443,10 +445,10 @@ def test_a_failure_of_the_synchronizer_surfaces(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_failure_to_start_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(config: avsync.SyncConfig) -> Any:
+    def broken(sync: avsync.Synchronizer) -> Any:
         raise OSError("no synchroniser today")
 
-    monkeypatch.setattr(avsync.aio, "open_synchronizer", broken)
+    monkeypatch.setattr(avsync.aio, "running", broken)
 
     async def main() -> None:
         sync = small()
@@ -455,6 +457,9 @@ def test_a_failure_to_start_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:
                 pass
         with pytest.raises(avsync.SynchronizerClosed):
             await sync.write_audio(speech(0.1))
+        for track in (sync.audio_track, sync.video_track):  # handed out before: they end
+            with pytest.raises(MediaStreamError):
+                await track.recv()
         await sync.aclose()
 
     run(main)

@@ -53,7 +53,7 @@ def with_value(index: int, value: float, dtype: type[np.generic] = np.float32) -
     return samples
 
 
-class PcmFormat(str, enum.Enum):
+class PcmFormat(enum.Enum):
     S16 = "s16"
     F32 = "f32"
 

@@ -380,3 +380,30 @@ async def test_never_a_repeat_and_a_new_frame_at_one_instant(
     check_video_format(outputs, config)
     times = [round(at, 7) for at, _ in outputs.video]
     assert len(times) == len(set(times)), "two frames at one instant"
+
+
+@pytest.mark.parametrize("audio_s", [0.0, 0.3])
+async def test_settle_video_returns_once_a_frame_due_at_once_is_in_the_outputs(
+    audio_s: float, autojump_clock: trio.testing.MockClock
+) -> None:
+    """With no audio buffered a frame is due at once: when ``settle_video()`` returns it is in
+    every output. With audio buffered it is only queued, and settling does not wait for it."""
+    config = make_config(64, 48)
+    async with avsync.open_synchronizer(config) as sync:
+        frames = sync.video_frames()
+        await trio.sleep(0.1)  # placeholders go out meanwhile
+        if audio_s:
+            await sync.write_audio(np.full(round(audio_s * 48000), 1000, np.int16))
+        start = trio.current_time()
+        await sync.write_video(rgb(48, 64, (255, 0, 0)))
+        await sync.settle_video()
+        assert trio.current_time() - start < 0.001
+        received = []
+        while True:
+            try:
+                received.append(frames.receive_nowait())
+            except trio.WouldBlock:
+                break
+        red_shown = any(not is_placeholder(frame) for frame in received)
+        assert red_shown == (not audio_s)
+        await sync.aclose()
