@@ -12,19 +12,17 @@ from ._audio import AudioConverter, Packetizer, duration_samples
 from ._config import SyncConfig
 from ._messages import AudioIn, AudioPacket, EndAudio, EndOfSpeech, Flush, Samples, WaitPlayout
 
-__all__ = ["AudioCounters", "AudioIngestActor"]
+__all__ = ["AudioIngestActor", "IngestCounters"]
 
 PTS_JITTER_S = 0.001  # a gap in audio pts up to this long is jitter, not silence
 
 
 @attrs.define
-class AudioCounters:
-    """Audio accounting shared by the facade, ingest and clock (seconds)."""
+class IngestCounters:
+    """What the audio ingest counts (seconds of audio)."""
 
-    dropped_stale_s: float = 0.0
-    dropped_overflow_s: float = 0.0
-    underrun_s: float = 0.0
-    packets_emitted: int = 0
+    dropped_stale_s: float = 0.0  #: written for an epoch that a flush ended on the way
+    dropped_overflow_s: float = 0.0  #: evicted from the buffer (``overflow="drop-oldest"``)
 
 
 class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
@@ -43,7 +41,7 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
         control: actors.Mailbox[Flush],
         packets: actors.ActorRef[AudioPacket],
         clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout],
-        counters: AudioCounters,
+        counters: IngestCounters,
     ) -> None:
         self.config = config
         self.control = control

@@ -13,8 +13,8 @@ import trio
 import actors
 
 from ._audio import prepare_audio
-from ._audio_ingest import AudioCounters, AudioIngestActor
-from ._clock import ClockActor, ClockState
+from ._audio_ingest import AudioIngestActor, IngestCounters
+from ._clock import ClockActor
 from ._config import SyncConfig
 from ._control import ControlActor, EpochState, StartTurn
 from ._errors import EpochError, InvalidAudioError, InvalidVideoError, SynchronizerClosed
@@ -32,6 +32,7 @@ from ._messages import (
     VideoSettled,
     WaitPlayout,
 )
+from ._playout import Playout
 from ._publisher import PublisherActor, PublisherState
 from ._schedule import DEFAULT_HOLD_S, VideoSchedule
 from ._sink import SinkChannel, SinkRegistry
@@ -90,7 +91,8 @@ class Synchronizer:
     def __init__(self, config: SyncConfig) -> None:
         self._config = config
         self._epoch_state = EpochState()
-        self._audio_counters = AudioCounters()
+        self._ingest_counters = IngestCounters()
+        self._stale_audio_s = 0.0  # audio written with an older epoch, dropped here
         self._writer = _Writer(0)
         self._facade_stale_frames = 0
         self._closed = False
@@ -137,7 +139,12 @@ class Synchronizer:
             placeholder=black_image(config.width, config.height),
         )
         self._publisher_state = PublisherState(origin=origin)
-        self._clock_state = clock_state = ClockState(origin)
+        self._playout: Playout[actors.Reply[PlayoutResult]] = Playout(
+            origin=origin,
+            packet_s=config.packet_s,
+            sample_rate=config.sample_rate,
+            playout_delay_s=config.playout_delay_s,
+        )
 
         publisher: actors.ActorRef[AudioOut | VideoOut | VideoSettled] = await group.spawn(
             lambda: PublisherActor(config, self._publisher_state, publisher_control, self._sinks),
@@ -154,13 +161,7 @@ class Synchronizer:
         )
         self._clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout] = await group.spawn(
             lambda: ClockActor(
-                config,
-                clock_state,
-                clock_control,
-                self._packets,
-                publisher,
-                ticks.ref,
-                self._audio_counters,
+                config, self._playout, clock_control, self._packets, publisher, ticks.ref
             ),
             name="clock",
             capacity=256,
@@ -171,7 +172,7 @@ class Synchronizer:
                 ingest_control,
                 self._packets.ref,
                 self._clock_requests,
-                self._audio_counters,
+                self._ingest_counters,
             ),
             name="audio-ingest",
             capacity=1,
@@ -239,7 +240,7 @@ class Synchronizer:
         prepared = prepare_audio(samples, sample_rate, self._config)
         start = _check_pts(pts, InvalidAudioError)
         if epoch < self._epoch_state.epoch:
-            self._audio_counters.dropped_stale_s += prepared.duration
+            self._stale_audio_s += prepared.duration
             return
         writer = self._writer_for(epoch)
         if writer.ended:
@@ -399,9 +400,10 @@ class Synchronizer:
     def stats(self) -> Stats:
         schedule = self._schedule.counters
         offset = OffsetSummary.of(self._schedule.offsets_ms())
-        audio = self._audio_counters
+        ingest = self._ingest_counters
+        clock = self._playout.counters
         publisher = self._publisher_state
-        buffered_packets = len(self._packets) + self._clock_state.held_packets
+        buffered_packets = len(self._packets) + self._playout.held_packets
         return Stats(
             epoch=self._epoch_state.epoch,
             audio_buffered_s=buffered_packets * self._config.packet_s,
@@ -413,10 +415,15 @@ class Synchronizer:
             ),
             frames_dropped_late=schedule.dropped_late,
             frames_dropped_overflow=schedule.dropped_overflow,
-            audio_dropped_stale_s=audio.dropped_stale_s + publisher.audio_dropped_stale_s,
-            audio_dropped_overflow_s=audio.dropped_overflow_s,
-            audio_underrun_s=audio.underrun_s,
-            packets_emitted=audio.packets_emitted,
+            audio_dropped_stale_s=(
+                self._stale_audio_s
+                + ingest.dropped_stale_s
+                + clock.dropped_stale_s
+                + publisher.audio_dropped_stale_s
+            ),
+            audio_dropped_overflow_s=ingest.dropped_overflow_s,
+            audio_underrun_s=clock.underrun_s,
+            packets_emitted=clock.packets_emitted,
             sink_frames_dropped=self._sinks.dropped,
             flushes=self._epoch_state.flushes,
             offset=offset,

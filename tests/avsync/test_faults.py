@@ -83,7 +83,7 @@ async def consume(
 
 
 FAIL_FAST = {
-    "clock": (ClockActor, "_tick", 60),
+    "clock": (ClockActor, "_emit", 60),
     "audio-ingest": (AudioIngestActor, "_audio", 20),
     "control": (ControlActor, "handle", 0),
 }
@@ -176,7 +176,7 @@ async def test_outputs_end_at_once_even_when_an_actor_is_slow_to_stop(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shutdown gives each actor a grace period; the outputs must not wait for it."""
-    raised_at = inject(monkeypatch, ClockActor, "_tick", after=30)
+    raised_at = inject(monkeypatch, ClockActor, "_emit", after=30)
 
     async def stubborn(self: VideoQueueActor, context: object) -> None:
         with trio.CancelScope(shield=True):
