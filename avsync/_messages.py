@@ -64,7 +64,7 @@ class AudioIn:
 
     epoch: int
     audio: PreparedAudio
-    pts: float | None  #: media time of the first sample, seconds; None = continue
+    start: int | None  #: media time of the first sample, in output samples; None = continue
     arrived_at: float
 
 

@@ -13,11 +13,12 @@ import trio
 import actors
 
 from ._audio import prepare_audio
-from ._audio_ingest import AudioIngestActor, IngestCounters
+from ._audio_ingest import AudioIngestActor
 from ._clock import ClockActor
 from ._config import SyncConfig
 from ._control import ControlActor, EpochState, StartTurn
 from ._errors import EpochError, InvalidAudioError, InvalidVideoError, SynchronizerClosed
+from ._ingest_state import IngestState
 from ._messages import (
     AudioIn,
     AudioOut,
@@ -37,6 +38,7 @@ from ._publisher import PublisherActor, PublisherState
 from ._schedule import DEFAULT_HOLD_S, VideoSchedule
 from ._sink import SinkChannel, SinkRegistry
 from ._stats import OffsetSummary, PlayoutResult, Stats
+from ._timeline import AudioTimeline
 from ._video import black_image, prepare_video
 from ._video_queue import VideoQueueActor
 
@@ -58,20 +60,6 @@ VIDEO_SINK_FRAMES = 4  # each video output buffers at most this many frames
 #: fails the session fast — every output ends at once and the error surfaces from
 #: open_synchronizer.
 RESTARTABLE = actors.RestartPolicy(max_restarts=3, within_s=10.0)
-PTS_JITTER_S = 0.001  # audio pts this close to the write cursor continue it (no gap, no overlap)
-
-
-class _Writer:
-    """Per-epoch bookkeeping of the writing side, checked at the call site."""
-
-    __slots__ = ("audio_cursor", "ended", "epoch", "last_audio_pts", "written")
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.audio_cursor = 0.0  #: end of the audio written so far, media seconds
-        self.last_audio_pts: float | None = None
-        self.written = False  #: whether any audio was written in the epoch
-        self.ended = False
 
 
 def _check_pts(pts: object, error: type[ValueError]) -> float | None:
@@ -91,9 +79,8 @@ class Synchronizer:
     def __init__(self, config: SyncConfig) -> None:
         self._config = config
         self._epoch_state = EpochState()
-        self._ingest_counters = IngestCounters()
         self._stale_audio_s = 0.0  # audio written with an older epoch, dropped here
-        self._writer = _Writer(0)
+        self._timeline = AudioTimeline(0, config.sample_rate)  # of the epoch written last
         self._facade_stale_frames = 0
         self._closed = False
         self._closed_event = trio.Event()
@@ -139,6 +126,11 @@ class Synchronizer:
             placeholder=black_image(config.width, config.height),
         )
         self._publisher_state = PublisherState(origin=origin)
+        self._ingest_state = IngestState(
+            sample_rate=config.sample_rate,
+            layout=config.layout,
+            packet_samples=config.packet_samples,
+        )
         self._playout: Playout[actors.Reply[PlayoutResult]] = Playout(
             origin=origin,
             packet_s=config.packet_s,
@@ -168,11 +160,7 @@ class Synchronizer:
         )
         self._ingest: actors.ActorRef[AudioIn | EndAudio] = await group.spawn(
             lambda: AudioIngestActor(
-                config,
-                ingest_control,
-                self._packets.ref,
-                self._clock_requests,
-                self._ingest_counters,
+                self._ingest_state, ingest_control, self._packets.ref, self._clock_requests
             ),
             name="audio-ingest",
             capacity=1,
@@ -214,10 +202,10 @@ class Synchronizer:
             raise EpochError(f"epoch {epoch} is newer than the current epoch {current}")
         return epoch
 
-    def _writer_for(self, epoch: int) -> _Writer:
-        if self._writer.epoch != epoch:
-            self._writer = _Writer(epoch)
-        return self._writer
+    def _timeline_for(self, epoch: int) -> AudioTimeline:
+        if self._timeline.epoch != epoch:
+            self._timeline = AudioTimeline(epoch, self._config.sample_rate)
+        return self._timeline
 
     async def write_audio(
         self,
@@ -242,35 +230,11 @@ class Synchronizer:
         if epoch < self._epoch_state.epoch:
             self._stale_audio_s += prepared.duration
             return
-        writer = self._writer_for(epoch)
-        if writer.ended:
-            raise InvalidAudioError(
-                f"end_audio() was already called for epoch {epoch}; start_turn() begins a new turn"
-            )
-        if (
-            start is not None
-            and writer.last_audio_pts is not None
-            and start < writer.last_audio_pts
-        ):
-            raise InvalidAudioError(
-                f"audio pts went backwards within epoch {epoch}: "
-                f"{start} after {writer.last_audio_pts}"
-            )
-        if start is not None and writer.written:
-            if start < writer.audio_cursor - PTS_JITTER_S:
-                raise InvalidAudioError(
-                    f"audio pts {start} overlaps the audio already written in epoch {epoch} "
-                    f"(up to {writer.audio_cursor:.6f} s)"
-                )
-            if start <= writer.audio_cursor + PTS_JITTER_S:
-                start = writer.audio_cursor  # jitter: it continues the audio written
-        message = AudioIn(epoch, prepared, start, trio.current_time())
+        timeline = self._timeline_for(epoch)
+        placement = timeline.place(start, prepared.duration)
+        message = AudioIn(epoch, prepared, placement.start, trio.current_time())
         await self._send(self._ingest, message)
-        if start is not None:
-            writer.last_audio_pts = start
-            writer.audio_cursor = max(writer.audio_cursor, start)
-        writer.audio_cursor += prepared.duration
-        writer.written = True
+        timeline.commit(placement)
 
     async def write_video(
         self, frame: Any, *, pts: float | None = None, epoch: int | None = None
@@ -289,8 +253,8 @@ class Synchronizer:
         if epoch < self._epoch_state.epoch:
             self._facade_stale_frames += 1
             return
-        writer = self._writer_for(epoch)
-        message = VideoIn(epoch, image, media, writer.audio_cursor, trio.current_time())
+        cursor = self._timeline_for(epoch).cursor_s
+        message = VideoIn(epoch, image, media, cursor, trio.current_time())
         await self._send(self._video_inbox, message)
 
     async def settle_video(self) -> None:
@@ -314,10 +278,10 @@ class Synchronizer:
         epoch = self._resolve_epoch(epoch)
         if epoch < self._epoch_state.epoch:
             return
-        writer = self._writer_for(epoch)
-        if writer.ended:
+        timeline = self._timeline_for(epoch)
+        if timeline.ended:
             return
-        writer.ended = True
+        timeline.end()
         await self._send(self._ingest, EndAudio(epoch))
 
     async def _send(self, ref: actors.ActorRef[Any], message: object) -> None:
@@ -400,7 +364,7 @@ class Synchronizer:
     def stats(self) -> Stats:
         schedule = self._schedule.counters
         offset = OffsetSummary.of(self._schedule.offsets_ms())
-        ingest = self._ingest_counters
+        ingest = self._ingest_state.counters
         clock = self._playout.counters
         publisher = self._publisher_state
         buffered_packets = len(self._packets) + self._playout.held_packets
