@@ -2,40 +2,75 @@
 
 from __future__ import annotations
 
-import attrs
 import numpy as np
 import trio
 
 import actors
 
 from ._config import SyncConfig
-from ._messages import AudioOut, Barrier, Flush, FrameKind, VideoOut, VideoSettled
+from ._epochs import EpochGate
+from ._messages import AudioOut, Barrier, Flush, FrameKind, Samples, VideoOut, VideoSettled
 from ._sink import SinkRegistry, make_audio_frame
 from ._video import to_video_frame
 
 __all__ = ["PublisherActor", "PublisherState"]
 
 
-@attrs.define
 class PublisherState:
-    """What outlives a publisher restart: the timeline and the counters."""
+    """The output timeline: pts for every packet and frame, and what is stale. Pure state, no
+    trio; it outlives publisher restarts (the actor is rebuilt around it).
 
-    origin: float
-    epoch: int = 0
-    last_video_pts: int = -1
-    frames_dropped_stale: int = 0
-    audio_dropped_stale_s: float = 0.0
+    Audio pts are ``packet index * packet samples`` on 1/sample_rate; video pts are the planned
+    emission time since the origin on 1/90000, strictly increasing; both share the origin. Audio
+    of an epoch older than the last flush is replaced by silence with the same pts (so audio
+    stays gapless); a new video frame of an older epoch is dropped (a repeat of what is on screen
+    still goes out). Both are counted.
+    """
+
+    def __init__(self, *, origin: float, packet_samples: int, channels: int) -> None:
+        self.origin = origin
+        self.packet_samples = packet_samples
+        self.gate = EpochGate()
+        self.last_video_pts = -1
+        self.frames_dropped_stale = 0
+        self.audio_dropped_stale_s = 0.0
+        self.silence: Samples = np.zeros((packet_samples, channels), np.int16)
+
+    @property
+    def epoch(self) -> int:
+        return self.gate.epoch
+
+    def audio(self, message: AudioOut, rate: int) -> tuple[int, Samples]:
+        """The pts and samples to emit for one clock tick."""
+        samples = message.samples
+        if samples is None:
+            samples = self.silence
+        elif self.gate.is_stale(message.epoch):
+            self.audio_dropped_stale_s += len(samples) / rate
+            samples = self.silence
+        return message.index * self.packet_samples, samples
+
+    def video(self, message: VideoOut) -> int | None:
+        """The pts to emit a frame with, or None if it is a stale new frame (counted)."""
+        if message.kind is FrameKind.NEW and self.gate.is_stale(message.epoch):
+            self.frames_dropped_stale += 1
+            return None
+        pts = max(round((message.at - self.origin) * 90000), self.last_video_pts + 1)
+        self.last_video_pts = pts
+        return pts
+
+    def purged(self, audio_s: float, frames: int) -> None:
+        """At a flush, the outputs purged this much stale media they held: count it."""
+        self.audio_dropped_stale_s += audio_s
+        self.frames_dropped_stale += frames
 
 
 class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
-    """Stamps output pts and fans every frame out to the sinks, never waiting on one.
-
-    Audio pts are ``packet index * packet samples`` on 1/sample_rate; video pts are the planned
-    emission time since the origin on 1/90000, strictly increasing; both share the origin. After
-    ``Flush(e)``, audio of an older epoch is replaced by silence (same pts, so audio stays
-    gapless) and new video frames of an older epoch are dropped; stale items already waiting in
-    a sink are purged, and each sink's next audio fades from the last sample its consumer took.
-    """
+    """Runs the :class:`PublisherState` (pts, staleness) and fans every packet and frame out
+    to the sinks, never waiting on one. At ``Flush(e)``, stale items already waiting in a sink
+    are purged, and each sink's next audio fades from the last sample its consumer took.
+    ``Barrier`` is answered once every flush before it has been applied; ``VideoSettled`` once
+    every frame before it is in the sinks."""
 
     def __init__(
         self,
@@ -52,7 +87,6 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         # from 1 (exclusive) down to 0 (exclusive): the first step is no larger than the others
         shape = (fade_samples - 1 - np.arange(fade_samples)) / max(fade_samples, 1)
         self.ramp = np.repeat(shape[:, None], config.channels, axis=1)
-        self.silence = np.zeros((config.packet_samples, config.channels), np.int16)
 
     async def run(self, context: actors.Context[AudioOut | VideoOut | VideoSettled]) -> None:
         inbox = context.inbox
@@ -79,42 +113,31 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
             message.reply.send(None)
 
     def _flush(self, epoch: int) -> None:
-        state = self.state
-        if epoch <= state.epoch:
+        if not self.state.gate.advance(epoch):
             return
-        state.epoch = epoch
         self.sinks.prune()
         # Every output purges what it holds; count the same stale packet or frame once (the
         # most any one output lost), not once per output.
         purged_audio = [sink.purge(epoch, self.ramp) for sink in self.sinks.audio]
         purged_video = [sink.purge(epoch) for sink in self.sinks.video]
-        state.audio_dropped_stale_s += max(purged_audio, default=0.0)
-        state.frames_dropped_stale += max(purged_video, default=0)
+        self.state.purged(max(purged_audio, default=0.0), max(purged_video, default=0))
 
     def _audio(self, message: AudioOut) -> None:
-        samples = message.samples
-        if samples is None:
-            samples = self.silence
-        elif message.epoch < self.state.epoch:
-            self.state.audio_dropped_stale_s += len(samples) / self.config.sample_rate
-            samples = self.silence
+        config = self.config
+        pts, samples = self.state.audio(message, config.sample_rate)
         if not self.sinks.audio:
             return
-        pts = message.index * self.config.packet_samples
-        frame = make_audio_frame(samples, pts, self.config.sample_rate, self.config.layout)
+        frame = make_audio_frame(samples, pts, config.sample_rate, config.layout)
+        epoch = self.state.epoch
         for sink in self.sinks.audio:
-            sink.push_packet(self.state.epoch, frame, samples)
+            sink.push_packet(epoch, frame, samples)
 
     def _video(self, message: VideoOut) -> None:
-        state = self.state
-        if message.kind is FrameKind.NEW and message.epoch < state.epoch:
-            state.frames_dropped_stale += 1
-            return
-        pts = max(round((message.at - state.origin) * 90000), state.last_video_pts + 1)
-        state.last_video_pts = pts
-        if not self.sinks.video:
+        pts = self.state.video(message)
+        if pts is None or not self.sinks.video:
             return
         frame = to_video_frame(message.image, pts)
         new = message.kind is FrameKind.NEW
+        epoch = self.state.epoch
         for sink in self.sinks.video:
-            sink.push_frame(state.epoch, frame, message.image, new)
+            sink.push_frame(epoch, frame, message.image, new)

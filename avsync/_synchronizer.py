@@ -125,7 +125,9 @@ class Synchronizer:
             hold_s=max(DEFAULT_HOLD_S, config.playout_delay_s),
             placeholder=black_image(config.width, config.height),
         )
-        self._publisher_state = PublisherState(origin=origin)
+        self._publisher_state = PublisherState(
+            origin=origin, packet_samples=config.packet_samples, channels=config.channels
+        )
         self._ingest_state = IngestState(
             sample_rate=config.sample_rate,
             layout=config.layout,
