@@ -18,19 +18,19 @@ import avsync
 from avsync import loopback
 from avsync.__main__ import main as avsync_main
 from avsync._progress import ProgressBar
-from avsync.demo import DemoOptions
-from avsync.demo._analysis import (
+from avsync_demo import DemoOptions
+from avsync_demo._analysis import (
     SpeechIndex,
     Stale,
     frame_offsets,
     stale_after,
     syllable_skews,
 )
-from avsync.demo._face import FaceRenderer, decode_mark, encode_mark
-from avsync.demo._mp4 import Mp4Recorder
-from avsync.demo._provider import AvatarProvider, Happening
-from avsync.demo._script import IN_FLIGHT_S, plan_session
-from avsync.demo._speech import NOISE_LSB, compose
+from avsync_demo._face import FaceRenderer, decode_mark, encode_mark
+from avsync_demo._mp4 import Mp4Recorder
+from avsync_demo._provider import AvatarProvider, Happening
+from avsync_demo._script import IN_FLIGHT_S, plan_session
+from avsync_demo._speech import NOISE_LSB, compose
 
 RATE, FPS = 48000, 30
 

@@ -9,9 +9,9 @@ import av
 import pytest
 
 from avsync._draw import read_png
-from avsync.demo import DemoOptions, run_demo
-from avsync.demo._face import decode_mark
-from avsync.demo._report import summary
+from avsync_demo import DemoOptions, run_demo
+from avsync_demo._face import decode_mark
+from avsync_demo._report import summary
 
 pytestmark = pytest.mark.realtime
 

@@ -1,4 +1,5 @@
-"""``avsync demo``: a whole talking-avatar session, end to end, in under a minute.
+"""``avsync demo`` (or ``python -m avsync_demo``): a whole talking-avatar session, end to end, in
+under a minute.
 
 A synthetic avatar provider (a drawn face whose mouth follows its voice, frame numbers and
 media time on screen, syllables of synthesised speech) behaves like a real one: audio faster
@@ -16,7 +17,8 @@ from typing import Any
 
 import trio
 
-from .._progress import ProgressBar
+from avsync._progress import ProgressBar
+
 from ._session import DemoOptions, run_session
 
 __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]

@@ -11,8 +11,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from .._draw import Canvas
-from ..loopback import framed_bits, luma, paint_bits, read_bits, unframe_bits
+from avsync._draw import Canvas
+from avsync.loopback import framed_bits, luma, paint_bits, read_bits, unframe_bits
 
 __all__ = ["MARK_LIMIT", "FaceRenderer", "decode_mark", "encode_mark"]
 

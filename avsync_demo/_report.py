@@ -10,8 +10,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .. import __version__
-from .._draw import Band, Marker, Panel, Series, timeline_chart, write_png
+from avsync import __version__
+from avsync._draw import Band, Marker, Panel, Series, timeline_chart, write_png
+
 from ._analysis import (
     FrameOffset,
     SpeechIndex,
