@@ -27,7 +27,7 @@ __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]
 async def run_demo(options: DemoOptions, progress: bool = True) -> dict[str, Any]:
     """Run a demo session (real time, about ``options.duration`` seconds plus set-up), write
     the MP4, the JSON report and the PNG plot, and return the report."""
-    from ._report import analyse, write_outputs  # the drawing code is only needed here
+    from ._report import analyse, write_outputs
 
     bar = ProgressBar(options.duration) if progress else None
     try:

@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n")
-    report.write_chart(args.png, rows)
+    from .chart import write_chart  # matplotlib is loaded only here
+
+    write_chart(args.png, rows)
     print(f"\nwrote {args.json} and {args.png}")
     return 0
 
