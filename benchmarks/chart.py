@@ -11,6 +11,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 __all__ = ["write_chart"]
 
@@ -88,6 +89,7 @@ def _log_bars(
     headroom = 10.0 ** (0.2 * max(math.log10(highest / floor), 1.0))  # for the values on top
     axes.set_yscale("log")
     axes.set_ylim(floor, highest * headroom)
+    axes.yaxis.set_minor_formatter(NullFormatter())  # decades only
     pitch = 0.8 / len(bars)  # the bars take 80% of a group's width
     bar_px = WIDTH_PX * 0.9 / len(groups) * pitch
     texts = {key: [_value_text(v) for v in values] for key, values in bars.items()}
