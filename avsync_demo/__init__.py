@@ -19,6 +19,8 @@ import trio
 
 from avsync._progress import ProgressBar
 
+# first: without the demo extra, the import fails naming the install command
+from . import _requirements  # noqa: F401
 from ._session import DemoOptions, run_session
 
 __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 OUTSIDE_THE_SYNCHRONISER = ("avsync_demo", "trio_asyncio", "matplotlib", "PIL")
 
 
@@ -29,16 +31,19 @@ def test_importing_avsync_loads_nothing_outside_the_synchroniser() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_the_demo_without_its_extra_names_the_install_command() -> None:
-    result = run_python(
-        "import sys\n"
-        "sys.modules['PIL'] = sys.modules['matplotlib'] = None  # as if not installed\n"
-        "from avsync.__main__ import main\n"
-        "raise SystemExit(main(['demo', '--duration', '10']))"
-    )
+@pytest.mark.parametrize(
+    "command",
+    [
+        "from avsync.__main__ import main\nraise SystemExit(main(['demo', '--duration', '10']))",
+        "import runpy\nrunpy.run_module('avsync_demo', run_name='__main__', alter_sys=True)",
+    ],
+    ids=["avsync demo", "python -m avsync_demo"],
+)
+def test_the_demo_without_its_extra_names_the_install_command(command: str) -> None:
+    as_if_not_installed = "import sys\nsys.modules['PIL'] = sys.modules['matplotlib'] = None\n"
+    result = run_python(as_if_not_installed + command)
     assert result.returncode == 1
-    assert "matplotlib and Pillow missing" in result.stderr
-    assert "pip install 'avsync[demo]'" in result.stderr
+    assert "demo extra (matplotlib and Pillow missing): pip install 'avsync[demo]'" in result.stderr
 
 
 def test_python_m_avsync_demo_is_the_demo_command() -> None:
