@@ -154,7 +154,7 @@ def _moments(
     x_range: tuple[float, float],
 ) -> None:
     """A dashed line across every panel at each moment, named in the strip of ``labels`` above
-    them; labels that would overlap go on further rows."""
+    them, right of its line; labels that would overlap go on further rows."""
     labels.axis("off")
     span = x_range[1] - x_range[0]
     seconds_per_px = span / (WIDTH_PX * 0.92)  # the panels take about 92% of the width
@@ -170,11 +170,17 @@ def _moments(
         placed.append((at, label, row))
     rows = max(len(row_ends), 1)
     for at, label, row in placed:
-        height = (row + 0.5) / rows
-        labels.plot([at, at], [0.0, height], color="0.3", linestyle="--", linewidth=1.0)
-        labels.text(at, height, f" {label}", fontsize=LABEL_PT, verticalalignment="center")
-        for axes in panels:
+        for axes in (labels, *panels):
             axes.axvline(at, color="0.3", linestyle="--", linewidth=1.0)
+        labels.text(  # on white: the lines of other moments pass behind it
+            at,
+            (row + 0.5) / rows,
+            f" {label}",
+            fontsize=LABEL_PT,
+            verticalalignment="center",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+            zorder=3,
+        )
     labels.set_ylim(0.0, 1.0)
 
 
