@@ -19,6 +19,7 @@ Prints the tables on stdout (progress on stderr) and writes JSON and a PNG.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import sys
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="real-time window, s [10]")
     parser.add_argument("--warmup", type=float, default=3.0, help="before the window, s [3]")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("matplotlib") is None:  # found out now, not after the run
+        parser.error("the PNG needs matplotlib: pip install -e '.[demo]'")
     chosen = [name for name in args.scenarios.split(",") if name]
     unknown = sorted(set(chosen) - set(names))
     if unknown:
@@ -201,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n")
-    report.write_chart(args.png, rows)
+    from .chart import write_chart  # matplotlib is loaded only here
+
+    write_chart(args.png, rows)
     print(f"\nwrote {args.json} and {args.png}")
     return 0
 

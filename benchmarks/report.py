@@ -1,17 +1,14 @@
-"""What ``python -m benchmarks`` shows: a progress bar, the tables and the PNG."""
+"""What ``python -m benchmarks`` shows: a progress bar and the tables (the PNG:
+:mod:`benchmarks.chart`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from avsync._draw import PALETTE, bar_chart, write_png
 from avsync._progress import ProgressBar
 
-__all__ = ["ProgressBar", "matrix_table", "realtime_table", "write_chart"]
+__all__ = ["ProgressBar", "matrix_table", "realtime_table"]
 
 RATIO_FLOOR_MS = 1.0  #: an avsync p99 below this counts as this in the ratio (a lower bound)
 
@@ -127,64 +124,3 @@ def realtime_table(figures: Mapping[str, Mapping[str, Any]]) -> str:
             ]
         )
     return _table(REALTIME_COLUMNS, rows)
-
-
-def write_chart(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Two bar charts, stacked: p99 |offset| per scenario (log scale), and stale output after
-    the barge-in."""
-    titles = list(dict.fromkeys(str(row["title"]) for row in rows))
-    bars: dict[str, list[float]] = {}
-    for kind in ("avsync", "baseline"):
-        for pts in (True, False):
-            key = f"{kind}, {'pts' if pts else 'no pts'}"
-            by_title = {
-                row["title"]: row[kind]["offset_p99_ms"] for row in rows if row["pts"] is pts
-            }
-            bars[key] = [
-                float("nan") if by_title.get(t) is None else float(by_title[t]) for t in titles
-            ]
-    colors = {
-        "avsync, pts": PALETTE[0],
-        "avsync, no pts": PALETTE[2],
-        "baseline, pts": PALETTE[1],
-        "baseline, no pts": PALETTE[3],
-    }
-    images = [
-        bar_chart(
-            titles,
-            bars,
-            colors=colors,
-            title="p99 |sync offset| per scenario: avsync vs. the enqueue-time baseline",
-            y_label="ms (log)",
-            log=True,
-            width=1600,
-            height=620,
-        )
-    ]
-    stale = [row for row in rows if row["avsync"]["stale_frames"] is not None]
-    if stale:
-        groups = [
-            f"{row['title']}, {'pts' if row['pts'] else 'no pts'}: {what}"
-            for row in stale
-            for what in ("stale frames", "stale speech (ms)")
-        ]
-        stale_bars = {
-            kind: [
-                float(row[kind][key]) for row in stale for key in ("stale_frames", "stale_audio_ms")
-            ]
-            for kind in ("avsync", "baseline")
-        }
-        images.append(
-            bar_chart(
-                groups,
-                stale_bars,
-                colors={"avsync": PALETTE[0], "baseline": PALETTE[1]},
-                title="after start_turn() returned: output of the old turn (frames, ms of speech)",
-                y_label="count / ms (log)",
-                log=True,
-                width=1600,
-                height=420,
-            )
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_png(path, np.vstack(images))

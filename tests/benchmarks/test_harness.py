@@ -6,16 +6,19 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import trio
 import trio.testing
+from PIL import Image
 
 from avsync.testing import RATE, Recorder, Script, perform, speech, speech_runs
 from benchmarks import __main__ as cli
 from benchmarks import matrix, realtime, report
 from benchmarks.baseline import open_baseline
+from benchmarks.chart import write_chart
 
 SCENARIOS = {scenario.name: scenario for scenario in matrix.SCENARIOS}
 
@@ -112,6 +115,22 @@ def test_command_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert keys <= set(row["avsync"]) and keys <= set(row["baseline"])
         assert row["p99_ratio"] >= 30 or not row["pts"]
     assert png_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_chart_shows_unmeasured_zero_and_stale_values(tmp_path: Path) -> None:
+    def row(title: str, pts: bool, ours: float | None, stale: int | None) -> dict[str, Any]:
+        return {
+            "title": title,
+            "pts": pts,
+            "avsync": {"offset_p99_ms": ours, "stale_frames": stale, "stale_audio_ms": 0.0},
+            "baseline": {"offset_p99_ms": 53.3, "stale_frames": 6, "stale_audio_ms": 200.0},
+        }
+
+    rows = [row("steady", True, 0.0, None), row("steady", False, None, None)]
+    write_chart(tmp_path / "offsets.png", rows)
+    write_chart(tmp_path / "both.png", [*rows, row("barge-in", True, 0.0, 0)])
+    with Image.open(tmp_path / "offsets.png") as offsets, Image.open(tmp_path / "both.png") as both:
+        assert offsets.size == (1600, 620) and both.size == (1600, 1040)
 
 
 def test_unknown_scenario_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

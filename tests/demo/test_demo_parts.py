@@ -13,24 +13,26 @@ import numpy as np
 import pytest
 import trio
 import trio.testing
+from PIL import Image, ImageDraw
 
 import avsync
 from avsync import loopback
 from avsync.__main__ import main as avsync_main
 from avsync._progress import ProgressBar
-from avsync.demo import DemoOptions
-from avsync.demo._analysis import (
+from avsync_demo import DemoOptions
+from avsync_demo._analysis import (
     SpeechIndex,
     Stale,
     frame_offsets,
     stale_after,
     syllable_skews,
 )
-from avsync.demo._face import FaceRenderer, decode_mark, encode_mark
-from avsync.demo._mp4 import Mp4Recorder
-from avsync.demo._provider import AvatarProvider, Happening
-from avsync.demo._script import IN_FLIGHT_S, plan_session
-from avsync.demo._speech import NOISE_LSB, compose
+from avsync_demo._face import FaceRenderer, decode_mark, encode_mark
+from avsync_demo._mp4 import Mp4Recorder
+from avsync_demo._provider import AvatarProvider, Happening
+from avsync_demo._script import IN_FLIGHT_S, plan_session
+from avsync_demo._speech import NOISE_LSB, compose
+from avsync_demo._text import GlyphText
 
 RATE, FPS = 48000, 30
 
@@ -148,6 +150,27 @@ def test_the_mouth_opens_in_the_picture() -> None:
     dark = (155, 40, 50)  # darker than the lips: the inside of the mouth
     inside = lambda pixels: int((pixels.max(axis=2) < max(dark)).sum())  # noqa: E731
     assert inside(wide) > inside(shut) + 300
+
+
+def test_the_caption_is_written_in_the_top_left_and_nowhere_else() -> None:
+    renderer = FaceRenderer(640, 360)
+    blank = renderer.render(caption="", opening=0.3, blink=False, mark=None)
+    written = renderer.render(
+        caption="turn 1  frame   42\nmedia time  1.400 s", opening=0.3, blink=False, mark=None
+    )
+    rows, columns = np.nonzero((blank != written).any(axis=2))
+    assert rows.size > 500  # both lines are there
+    assert rows.max() < 90 and columns.max() < 320
+    assert (written[rows, columns] > blank[rows, columns]).all()  # light ink on a darker picture
+
+
+def test_cached_glyphs_are_what_pillow_draws() -> None:
+    text = GlyphText(30)
+    for char in "tq1.M":
+        ours, pillows = (Image.new("RGB", (60, 60)) for _ in range(2))
+        text.draw(ours, 10, 5, char, (255, 255, 255))
+        ImageDraw.Draw(pillows).text((10, 5), char, fill=(255, 255, 255), font=text.font)
+        assert np.array_equal(np.asarray(ours), np.asarray(pillows)), char
 
 
 @pytest.mark.parametrize("index", [-1, 4096])

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 
-from ..loopback import MediaLog, find_onsets
+from avsync.loopback import MediaLog, find_onsets
+
 from ._speech import Utterance
 
 __all__ = [

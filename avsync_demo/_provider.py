@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
-from .._synchronizer import Synchronizer
+from avsync import Synchronizer
+
 from ._face import FaceRenderer, encode_mark
 from ._script import Plan, TurnPlan, Write
 

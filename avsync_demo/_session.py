@@ -16,12 +16,10 @@ import trio
 import trio_asyncio
 from aiortc import RTCPeerConnection
 
-from .. import loopback
-from .._config import SyncConfig
-from .._progress import ProgressBar
-from .._stats import Stats
-from .._synchronizer import Synchronizer, open_synchronizer
-from ..webrtc import add_tracks
+from avsync import Stats, SyncConfig, Synchronizer, loopback, open_synchronizer
+from avsync._progress import ProgressBar
+from avsync.webrtc import add_tracks
+
 from ._face import FaceRenderer, decode_mark
 from ._mp4 import Mp4Recorder
 from ._provider import AvatarProvider, Happening

@@ -1,4 +1,5 @@
-"""``avsync demo``: a whole talking-avatar session, end to end, in under a minute.
+"""``avsync demo`` (or ``python -m avsync_demo``): a whole talking-avatar session, end to end, in
+under a minute.
 
 A synthetic avatar provider (a drawn face whose mouth follows its voice, frame numbers and
 media time on screen, syllables of synthesised speech) behaves like a real one: audio faster
@@ -16,7 +17,10 @@ from typing import Any
 
 import trio
 
-from .._progress import ProgressBar
+from avsync._progress import ProgressBar
+
+# first: without the demo extra, the import fails naming the install command
+from . import _requirements  # noqa: F401
 from ._session import DemoOptions, run_session
 
 __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]
@@ -25,7 +29,7 @@ __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]
 async def run_demo(options: DemoOptions, progress: bool = True) -> dict[str, Any]:
     """Run a demo session (real time, about ``options.duration`` seconds plus set-up), write
     the MP4, the JSON report and the PNG plot, and return the report."""
-    from ._report import analyse, write_outputs  # the drawing code is only needed here
+    from ._report import analyse, write_outputs
 
     bar = ProgressBar(options.duration) if progress else None
     try:

@@ -22,7 +22,7 @@ from typing import Any
 import av
 import numpy as np
 
-from .._audio import int16_samples
+from avsync._audio import int16_samples
 
 __all__ = ["Mp4Recorder"]
 

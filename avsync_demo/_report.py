@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .. import __version__
-from .._draw import Band, Marker, Panel, Series, timeline_chart, write_png
+from avsync import __version__
+
 from ._analysis import (
     FrameOffset,
     SpeechIndex,
@@ -23,9 +23,7 @@ from ._analysis import (
 )
 from ._session import DemoRun
 
-__all__ = ["Findings", "analyse", "plot", "report", "summary"]
-
-DETECTABLE_MS = (-125.0, 45.0)  #: ITU-R BT.1359: audio late by 125 ms / early by 45 ms
+__all__ = ["Findings", "analyse", "report", "summary", "write_outputs"]
 
 
 @attrs.frozen
@@ -154,119 +152,14 @@ def report(run: DemoRun, findings: Findings) -> dict[str, Any]:
     }
 
 
-BLUE, ORANGE, GREEN, RED, PURPLE, GREY = (
-    (31, 119, 180),
-    (230, 120, 20),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (120, 120, 120),
-)
-
-
-def plot(run: DemoRun, findings: Findings) -> np.ndarray:
-    """Offset over time at both ends, audio buffer and video queue depth, drops, with the
-    session's moments (turns, stall, barge-in) marked across all panels."""
-    at = [s.at for s in run.samples]
-    series = {
-        name: [getattr(s.stats, name) for s in run.samples]
-        for name in (
-            "audio_buffered_s",
-            "video_queued",
-            "frames_dropped_stale",
-            "frames_dropped_late",
-            "audio_underrun_s",
-        )
-    }
-    panels = [
-        Panel(
-            "A/V offset of each frame as published by avsync (positive: video late)",
-            "ms",
-            [
-                Series(
-                    label,
-                    [o.at for o in findings.offsets if o.arrived_late is late],
-                    [o.offset_ms for o in findings.offsets if o.arrived_late is late],
-                    color,
-                    style="points",
-                )
-                for label, late, color in (
-                    ("frames", False, BLUE),
-                    ("frames that reached avsync after their audio was heard", True, ORANGE),
-                )
-            ],
-            height=2,
-        ),
-        Panel(
-            "A/V skew at the receiver, per syllable (after VP8/Opus and aiortc's jitter buffers)",
-            "ms",
-            [
-                Series(
-                    "syllable onsets",
-                    [s.at for s in findings.skews],
-                    [s.skew_ms for s in findings.skews],
-                    PURPLE,
-                    style="points",
-                )
-            ],
-            bands=[Band(*DETECTABLE_MS, (226, 240, 226), "not detectable (ITU-R BT.1359)")],
-            height=2,
-        ),
-        Panel(
-            "audio buffered in avsync",
-            "s",
-            [
-                Series("audio buffered", at, series["audio_buffered_s"], GREEN, style="step"),
-                Series("underrun so far", at, series["audio_underrun_s"], RED, style="step"),
-            ],
-        ),
-        Panel(
-            "video queued in avsync",
-            "frames",
-            [Series("frames queued", at, series["video_queued"], ORANGE, style="step")],
-        ),
-        Panel(
-            "frames dropped (cumulative)",
-            "frames",
-            [
-                Series("stale (old turn)", at, series["frames_dropped_stale"], RED, style="step"),
-                Series("late (superseded)", at, series["frames_dropped_late"], GREY, style="step"),
-            ],
-        ),
-    ]
-    markers = [
-        Marker(h.started - run.origin, _marker_label(h.what, h.epoch)) for h in run.happenings
-    ]
-    options = run.options
-    return timeline_chart(
-        panels,
-        markers=markers,
-        title=f"avsync demo: {options.duration:g} s, {options.width}x{options.height} "
-        f"@ {options.fps} fps over WebRTC on 127.0.0.1",
-        x_label="seconds into the session",
-        x_range=(0.0, max(run.wall_s, options.duration)),
-        width=1400,
-        height=1200,
-    )
-
-
-def _marker_label(what: str, epoch: int) -> str:
-    """ "turn 2 played (4.6 s)" -> "turn 2 played"; turns and barge-ins say their new epoch."""
-    what = what.split(" (")[0]
-    return (
-        f"{what} -> epoch {epoch}"
-        if what.startswith(("turn", "barge")) and "played" not in what
-        else what
-    )
-
-
 def write_outputs(run: DemoRun, findings: Findings) -> dict[str, Any]:
     """Write the JSON report and the PNG plot; return the report."""
+    from ._plot import write_plot  # matplotlib is loaded only here
+
     document = report(run, findings)
     run.options.report.parent.mkdir(parents=True, exist_ok=True)
     run.options.report.write_text(json.dumps(document, indent=1) + "\n")
-    run.options.plot.parent.mkdir(parents=True, exist_ok=True)
-    write_png(run.options.plot, plot(run, findings))
+    write_plot(run, findings, run.options.plot)
     return document
 
 

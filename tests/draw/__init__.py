@@ -1,1 +1,0 @@
-"""Tests of the avsync._draw drawing toolkit."""
