@@ -6,6 +6,7 @@ import attrs
 
 import actors
 
+from ._epochs import EpochGate
 from ._messages import Barrier, Flush
 
 __all__ = ["ControlActor", "EpochState", "StartTurn"]
@@ -17,8 +18,18 @@ BARRIER_TIMEOUT_S = 5.0
 class EpochState:
     """The current epoch, readable by the facade at any time; outlives control restarts."""
 
-    epoch: int = 0
+    gate: EpochGate = attrs.Factory(EpochGate)
     flushes: int = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.gate.epoch
+
+    def next_turn(self) -> int:
+        """Move to the next epoch and return it."""
+        self.gate.advance(self.gate.epoch + 1)
+        self.flushes += 1
+        return self.gate.epoch
 
 
 @attrs.frozen(eq=False)
@@ -41,9 +52,7 @@ class ControlActor(actors.Actor[StartTurn]):
         self.publisher_control = publisher_control
 
     async def handle(self, message: StartTurn) -> None:
-        self.state.epoch += 1
-        self.state.flushes += 1
-        epoch = self.state.epoch
+        epoch = self.state.next_turn()
         await self.topic.publish(Flush(epoch))
         await self.publisher_control.ask(
             lambda reply: Barrier(epoch, reply), timeout=BARRIER_TIMEOUT_S

@@ -2,7 +2,7 @@
 
 Given frames (with a media time each) and clock ticks (which media time of the epoch's audio is
 heard when), it decides at every instant whether to show a new frame, repeat the last one, show the
-placeholder, or wait, and tells the caller when to ask again. See DESIGN section 3.
+placeholder, or wait, and tells the caller when to ask again. See docs/design.md, section 3.
 
 Rules, in order of precedence:
 
@@ -31,11 +31,13 @@ from collections import deque
 import attrs
 import numpy as np
 
+from ._epochs import EpochGate
 from ._messages import ClockTick, FrameKind, Image, SpeechState, VideoIn
+from ._time import SAME_INSTANT_S
 
 __all__ = ["Emission", "VideoSchedule"]
 
-EPS = 1e-6  # seconds: times closer than this are the same instant
+EPS = SAME_INSTANT_S
 TICK = 1 / 90000  # one step of the output video clock: the shortest gap between two frames
 LATE_SLACK_S = 0.005  # an emission this much behind plan is stamped with the real time
 DEFAULT_HOLD_S = 0.25
@@ -101,7 +103,7 @@ class VideoSchedule:
         self.capacity = capacity
         self.av_offset = av_offset_s
         self.hold = hold_s
-        self.epoch = 0
+        self.gate = EpochGate()
         self.counters = ScheduleCounters()
         self._frames: deque[_Frame] = deque()
         self._playout = _Playout()
@@ -124,11 +126,14 @@ class VideoSchedule:
     def full(self) -> bool:
         return len(self._frames) >= self.capacity
 
+    @property
+    def epoch(self) -> int:
+        return self.gate.epoch
+
     def flush(self, epoch: int) -> None:
         """Drop every frame older than ``epoch``; the frame on screen stays and may repeat."""
-        if epoch <= self.epoch:
+        if not self.gate.advance(epoch):
             return
-        self.epoch = epoch
         kept = [frame for frame in self._frames if frame.epoch >= epoch]
         self.counters.dropped_stale += len(self._frames) - len(kept)
         self._frames = deque(kept)
@@ -139,11 +144,10 @@ class VideoSchedule:
     def add(self, frame: VideoIn) -> bool:
         """Queue a frame; return False if it was stale (and counted). When full, the oldest
         queued frame is dropped (counted) — callers that must not drop check :attr:`full` first."""
-        if frame.epoch < self.epoch:
+        self.flush(frame.epoch)  # a newer epoch: catch up
+        if self.gate.is_stale(frame.epoch):
             self.counters.dropped_stale += 1
             return False
-        if frame.epoch > self.epoch:
-            self.flush(frame.epoch)
         while len(self._frames) >= self.capacity:
             self._frames.popleft()
             self.counters.dropped_overflow += 1
@@ -166,10 +170,9 @@ class VideoSchedule:
 
     def on_tick(self, tick: ClockTick) -> None:
         """Take in where the epoch's audio playout stands."""
-        if tick.epoch < self.epoch:
+        self.flush(tick.epoch)  # a newer epoch: catch up
+        if self.gate.is_stale(tick.epoch):
             return
-        if tick.epoch > self.epoch:
-            self.flush(tick.epoch)
         playout = self._playout
         playout.speech = tick.speech
         if tick.start is not None:
@@ -337,13 +340,15 @@ class VideoSchedule:
         self.counters.emitted += 1
         self.counters.repeated += 1
         kind = FrameKind.PLACEHOLDER if self._showing_placeholder else FrameKind.REPEAT
-        return Emission(kind, self._on_screen, self.epoch, at, None)
+        return Emission(kind, self._on_screen, self.gate.epoch, at, None)
 
     def _stamp(self, planned: float, now: float) -> float:
-        """The time an emission is stamped with: its plan, unless it is badly behind plan."""
+        """The time an emission is stamped with: its plan, unless it is badly behind plan; and
+        never within one 90 kHz tick of the previous emission (a late frame planned at the
+        instant a repeat went out is stamped one tick after it)."""
         at = planned if planned >= now - LATE_SLACK_S else now
-        if self._last_emit_at is not None and at <= self._last_emit_at:
-            at = now if now > self._last_emit_at else self._last_emit_at + EPS
+        if self._last_emit_at is not None and at < self._last_emit_at + TICK - EPS:
+            at = self._last_emit_at + TICK
         return at
 
     # -- stats -----------------------------------------------------------------------------------

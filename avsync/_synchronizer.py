@@ -74,7 +74,7 @@ def _check_pts(pts: object, error: type[ValueError]) -> float | None:
 
 class Synchronizer:
     """One audio/video synchroniser. Create it with :func:`open_synchronizer` or
-    :func:`run_synchronizer`; see DESIGN section 5 for the contract."""
+    :func:`run_synchronizer`; docs/design.md, section 5, states the contract."""
 
     def __init__(self, config: SyncConfig) -> None:
         self._config = config
@@ -229,7 +229,7 @@ class Synchronizer:
         epoch = self._resolve_epoch(epoch)
         prepared = prepare_audio(samples, sample_rate, self._config)
         start = _check_pts(pts, InvalidAudioError)
-        if epoch < self._epoch_state.epoch:
+        if self._epoch_state.gate.is_stale(epoch):
             self._stale_audio_s += prepared.duration
             return
         timeline = self._timeline_for(epoch)
@@ -252,7 +252,7 @@ class Synchronizer:
         epoch = self._resolve_epoch(epoch)
         image = prepare_video(frame, self._config)
         media = _check_pts(pts, InvalidVideoError)
-        if epoch < self._epoch_state.epoch:
+        if self._epoch_state.gate.is_stale(epoch):
             self._facade_stale_frames += 1
             return
         cursor = self._timeline_for(epoch).cursor_s
@@ -278,7 +278,7 @@ class Synchronizer:
         """No more audio for this turn: speech ends once what was written has been emitted."""
         self._check_open()
         epoch = self._resolve_epoch(epoch)
-        if epoch < self._epoch_state.epoch:
+        if self._epoch_state.gate.is_stale(epoch):
             return
         timeline = self._timeline_for(epoch)
         if timeline.ended:

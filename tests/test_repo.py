@@ -15,14 +15,37 @@ def readme_commands() -> list[str]:
     return [block.strip() for block in blocks if block.startswith("python3.11 -m venv")]
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    ci_commands = [
+def ci_commands() -> list[str]:
+    return [
         line
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith(("#", "set ", "cd "))
     ]
-    assert len(ci_commands) == 1, ci_commands
-    assert ci_commands[0] in readme_commands()
+
+
+def test_ci_runs_the_readme_test_command_last() -> None:
+    assert ci_commands()[-1] == readme_commands()[1]
+
+
+def test_ci_lints_and_type_checks() -> None:
+    commands = ci_commands()
+    for tool in (".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"):
+        assert tool in commands
+
+
+def test_nothing_refers_to_a_design_outside_the_repository() -> None:
+    """The design is docs/design.md; the project's first sketch lived outside the repository."""
+    tracked = [
+        path
+        for pattern in ("*.py", "*.md", "*.toml")
+        for path in ROOT.rglob(pattern)
+        if not {".venv", ".git", "build"} & set(path.relative_to(ROOT).parts)
+    ]
+    for path in tracked:
+        text = path.read_text()
+        for outside in ("DESIGN.md", "shared folder", "../shared"):
+            assert outside not in text or path == Path(__file__), (path, outside)
+    assert (ROOT / "docs" / "design.md").exists()
 
 
 def test_the_readme_first_command_installs_and_runs_the_demo() -> None:

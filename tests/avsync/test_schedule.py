@@ -37,3 +37,127 @@ def test_a_pts_less_frame_spaced_after_the_previous_one_is_not_due_yet() -> None
     video.add(frame(0.01))  # spaced 1/fps after the first: due later, so not due now
     assert not video.new_frame_due(0.01)
     assert video.new_frame_due(0.01 + 1 / 30)
+
+
+# -- driven over time: properties ------------------------------------------------------------------
+
+import itertools  # noqa: E402
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from avsync._messages import ClockTick, SpeechState  # noqa: E402
+from avsync._schedule import Emission  # noqa: E402
+
+RATE = 48000
+PACKET = 960  # 20 ms
+AUDIO_AT = 0.1  # the turn's audio is heard from here: media sample v at AUDIO_AT + v / RATE
+
+Event = tuple[float, int, object]  # (time, order at that time, VideoIn | ClockTick | int flush)
+
+
+def drive(video: VideoSchedule, events: list[Event], until: float) -> list[Emission]:
+    """Run the schedule as its actor does: take in what is due by now, poll until nothing is
+    due, sleep until the earlier of the next event and the time the schedule asked for."""
+    events = sorted(events, key=lambda event: (event[0], event[1]))
+    emitted: list[Emission] = []
+    now, index = 0.0, 0
+    while now <= until:
+        while index < len(events) and events[index][0] <= now + 1e-9:
+            item = events[index][2]
+            if isinstance(item, VideoIn):
+                video.add(item)
+            elif isinstance(item, ClockTick):
+                video.on_tick(item)
+            else:
+                video.flush(int(str(item)))
+            index += 1
+        emission, wake_at = video.poll(now)
+        while emission is not None:
+            emitted.append(emission)
+            emission, wake_at = video.poll(now)
+        next_event = events[index][0] if index < len(events) else math.inf
+        now = min(next_event, math.inf if wake_at is None else wake_at)
+        if math.isinf(now):
+            break
+    return emitted
+
+
+def speech_ticks(epoch: int, packets: int, start_at: float) -> list[Event]:
+    """The clock's ticks for ``packets`` packets of speech from ``start_at``, then silence."""
+    ticks: list[Event] = []
+    for k in range(packets + 5):
+        at = start_at + k * PACKET / RATE
+        if k < packets:
+            tick = ClockTick(epoch, at, k * PACKET, PACKET, SpeechState.ACTIVE)
+        else:
+            tick = ClockTick(epoch, at, None, 0, SpeechState.ACTIVE)  # underrun
+        ticks.append((at, 0, tick))
+    return ticks
+
+
+def timestamped(epoch: int, index: int, pts: float, arrival: float) -> VideoIn:
+    image = np.full((72, 64), index % 250, np.uint8)
+    return VideoIn(epoch, image, pts, 0.0, arrival)
+
+
+frame_arrivals = st.lists(st.floats(-0.5, 0.05), min_size=1, max_size=30)
+
+
+@given(frame_arrivals)
+def test_frames_that_arrive_in_time_are_shown_exactly_when_their_audio_is_heard(
+    leads: list[float],
+) -> None:
+    """Frame i has pts i/30 and arrives ``lead`` seconds from its due time: those that arrive
+    before it are shown at exactly that instant; the rest are shown late or dropped-late, never
+    early; nothing is lost uncounted."""
+    video = VideoSchedule(fps=30, sample_rate=RATE, capacity=64, placeholder=black_image(64, 48))
+    events = speech_ticks(0, 90, AUDIO_AT)
+    frames = []
+    for index, lead in enumerate(leads):
+        due = AUDIO_AT + index / 30
+        frame = timestamped(0, index, index / 30, max(0.0, due + lead))
+        frames.append(frame)
+        events.append((frame.arrived_at, 1, frame))
+    emitted = drive(video, events, until=2.0)
+    new = [e for e in emitted if e.kind is FrameKind.NEW]
+    shown = {id(e.image): e for e in new}
+    for index, frame in enumerate(frames):
+        due = AUDIO_AT + index / 30
+        emission = shown.get(id(frame.image))
+        if emission is None:
+            continue
+        assert emission.due is not None and abs(emission.due - due) < 1e-6
+        assert emission.at >= due - 1e-6  # never early
+        if frame.arrived_at < due - 1e-6:
+            assert abs(emission.at - due) < 1e-6  # exactly on time
+    counters = video.counters
+    assert len(new) + counters.dropped_late + video.queued == len(frames)
+    times = [e.at for e in emitted]
+    assert all(b - a >= TICK - 1e-9 for a, b in itertools.pairwise(times))
+
+
+@given(st.lists(st.tuples(st.floats(0.0, 1.5), st.booleans()), min_size=1, max_size=25))
+def test_after_a_flush_nothing_of_an_older_epoch_is_shown_and_every_frame_is_counted(
+    writes: list[tuple[float, bool]],
+) -> None:
+    """Frames of epoch 0 and, after a flush at 0.7 s, of epoch 1 (some of them still tagged 0,
+    as a provider's in-flight output is): after the flush no new frame of epoch 0 goes out, and
+    every frame is shown, counted as dropped, or still queued."""
+    video = VideoSchedule(fps=30, sample_rate=RATE, capacity=64, placeholder=black_image(64, 48))
+    events: list[Event] = [(0.7, 0, 1)]
+    events += speech_ticks(0, 30, AUDIO_AT)
+    events += [e for e in speech_ticks(1, 40, 0.72)]
+    for index, (arrival, stale_tag) in enumerate(writes):
+        epoch = 0 if arrival < 0.7 or stale_tag else 1
+        events.append((arrival, 2, timestamped(epoch, index, arrival / 2, arrival)))
+    emitted = drive(video, events, until=2.5)
+    for emission in emitted:
+        if emission.kind is FrameKind.NEW and emission.at > 0.7 + 1e-9:
+            assert emission.epoch == 1
+    counters = video.counters
+    new = sum(1 for e in emitted if e.kind is FrameKind.NEW)
+    dropped = counters.dropped_late + counters.dropped_stale + counters.dropped_overflow
+    assert new + dropped + video.queued == len(writes)

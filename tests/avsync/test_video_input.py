@@ -364,8 +364,8 @@ async def test_placeholder_until_the_first_frame_is_due_then_it_repeats(
 async def test_never_a_repeat_and_a_new_frame_at_one_instant(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """DESIGN: the output 'never [emits] two at one instant'; the last frame repeats only when
-    nothing new is due."""
+    """docs/design.md, section 3: never two emissions at one instant; the last frame repeats
+    only when nothing new is due."""
     config = make_config(64, 48, fps=30)
     outputs = Outputs()
     async with avsync.open_synchronizer(config) as sync:
