@@ -54,8 +54,8 @@ B = TypeVar("B")
 C = TypeVar("C")
 
 
-class Overflow(enum.Enum):
-    """What a full mailbox does with one more message."""
+class Overflow(enum.StrEnum):
+    """What a full mailbox does with one more message (equal to its string value)."""
 
     BLOCK = "block"  #: the sender waits for room (``put_nowait`` raises ``trio.WouldBlock``)
     DROP_OLDEST = "drop-oldest"  #: the oldest queued message is discarded to make room

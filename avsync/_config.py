@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import math
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
-__all__ = ["SyncConfig"]
+from actors import Overflow
 
-Overflow = Literal["block", "drop-oldest"]
+__all__ = ["SyncConfig"]
 
 
 def _positive_even_int(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -45,9 +45,11 @@ def _channels(instance: Any, attribute: attrs.Attribute[int], value: int) -> Non
         raise ValueError(f"channels must be 1 or 2, got {value!r}")
 
 
-def _overflow(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in ("block", "drop-oldest"):
-        raise ValueError(f"overflow must be 'block' or 'drop-oldest', got {value!r}")
+def _overflow(value: object) -> Overflow:
+    """``overflow`` as an :class:`actors.Overflow`: "block" or "drop-oldest" (or the enum)."""
+    if isinstance(value, str) and value in (Overflow.BLOCK, Overflow.DROP_OLDEST):
+        return Overflow(value)
+    raise ValueError(f"overflow must be 'block' or 'drop-oldest', got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -67,7 +69,7 @@ class SyncConfig:
     #: most video held; the queue holds at most ``video_buffer_s * fps`` frames
     video_buffer_s: float = attrs.field(default=10.0, validator=_positive_finite)
     #: what a full buffer does: make the writer wait, or drop the oldest (counted)
-    overflow: Overflow = attrs.field(default="block", validator=_overflow)
+    overflow: Overflow = attrs.field(default=Overflow.BLOCK, converter=_overflow)
     #: shifts every frame's due time (positive = show video later)
     av_offset_s: float = attrs.field(default=0.0, validator=_non_negative_finite)
     #: holds each turn's audio playout until this long after its first audio arrived

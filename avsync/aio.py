@@ -77,13 +77,15 @@ import math
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 import attrs
 import outcome
 import trio
 
-from ._config import Overflow, SyncConfig
+from actors import Overflow
+
+from ._config import SyncConfig
 from ._errors import SynchronizerClosed
 from ._stats import PlayoutResult, Stats
 from ._synchronizer import Synchronizer, running
@@ -101,7 +103,7 @@ class SyncOptions(TypedDict, total=False):
 
     packet_ms: float
     audio_buffer_s: float
-    overflow: Overflow
+    overflow: Overflow | Literal["block", "drop-oldest"]
     av_offset_s: float
     playout_delay_s: float
     fade_ms: float
