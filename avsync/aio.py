@@ -12,28 +12,15 @@
     asyncio.run(main())  # no trio at the call site
 
 Underneath runs the trio :class:`~avsync.Synchronizer`, unchanged: same clock, same epoch
-guarantee, same errors. Trio runs as a *guest* of the asyncio loop
-(:func:`trio.lowlevel.start_guest_run`): trio's scheduler is driven by callbacks on the asyncio
-loop (``loop.call_soon`` / ``loop.call_soon_threadsafe``), only its wait for I/O and timeouts
-happens in a helper thread, so trio tasks and asyncio callbacks take turns in the one thread and
-share objects without locks. That is how the aiortc tracks, woken by the synchroniser's outputs,
-work on this loop.
+guarantee, same errors, with trio as a *guest* of the running asyncio loop
+(:mod:`avsync._guest`: one trio run per thread hosts every synchroniser of the loop, and no trio
+state is left behind when the last one closes). Trio programs keep using the trio API and
+trio-asyncio; beware that importing ``trio_asyncio`` installs its event loop policy, after which a
+plain ``asyncio.run()`` creates a trio-asyncio loop (the synchronisers are then hosted in that
+trio run).
 
-Why guest mode and not trio-asyncio: ``trio_asyncio.open_loop()`` runs an asyncio loop *inside*
-``trio.run``, so trio must own the thread. A program started with ``asyncio.run()`` already owns
-its loop, and that loop cannot be handed to trio afterwards; the only way to run trio code inside
-it is for trio to be the guest. (Trio programs keep using the trio API and trio-asyncio.)
-
-One exception: if the running asyncio loop is itself a trio-asyncio loop, this code already runs
-inside a trio run, and a thread holds one trio run at a time. The synchronisers are then hosted in
-that run (in a system task) instead of a guest run; everything else is the same. Beware that
-importing ``trio_asyncio`` installs its event loop policy, after which a plain ``asyncio.run()``
-creates a trio-asyncio loop.
-
-How calls cross over. One trio guest run per thread hosts every ``AVSynchronizer`` of that
-asyncio loop (trio allows one run per thread): it starts with the first synchroniser and ends when
-the last one closes, so no trio state is left behind. Each synchroniser is a trio task of that run,
-holding :func:`~avsync.open_synchronizer` open plus a nursery for calls. An awaited method
+How calls cross over. Each synchroniser is a trio task of the host's run, holding its
+``Synchronizer`` running plus a nursery for calls. An awaited method
 (``write_audio``, ``flush``...) creates an asyncio future, asks trio through the run's
 :class:`~trio.lowlevel.TrioToken` (``run_sync_soon``, thread-safe, wakes trio) to start a trio task
 that makes the call on the trio ``Synchronizer``, and awaits the future, which that task resolves
@@ -54,10 +41,10 @@ on. ``stats()`` needs it started (else ``RuntimeError``); ``epoch`` is 0 before 
 ``track.stop()`` ends that track only (aiortc stops a sender's track so): the other track and
 the writes go on. ``aclose()`` closes the trio synchroniser (every output ends: tracks raise
 ``MediaStreamError``), ends the guest run if it was the last synchroniser and waits for that;
-afterwards every call raises
-:class:`~avsync.SynchronizerClosed` at once. If the program's main coroutine returns without
-``aclose()``, ``asyncio.run()``'s final cancellation of leftover tasks closes the synchronisers and
-ends the guest run (only leave the loop by way of ``asyncio.run`` or after ``aclose()``).
+afterwards every call raises :class:`~avsync.SynchronizerClosed` at once. If the program's main
+coroutine returns without ``aclose()``, ``asyncio.run()``'s final cancellation of leftover tasks
+closes the synchronisers and ends the guest run (only leave the loop by way of ``asyncio.run`` or
+after ``aclose()``).
 
 Failures: if the synchroniser fails (an actor escalates a crash), every output ends, calls raise
 ``SynchronizerClosed`` (once the failure has reached this object, with the failure as
@@ -74,19 +61,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 import attrs
-import outcome
 import trio
 
 from actors import Overflow
 
 from ._config import SyncConfig
 from ._errors import SynchronizerClosed
+from ._guest import TrioHost, wait_for
 from ._stats import PlayoutResult, Stats
 from ._synchronizer import Synchronizer, running
 
@@ -144,19 +130,6 @@ def _closed_error(failure: BaseException | None) -> SynchronizerClosed:
     return error
 
 
-async def _wait_for(future: asyncio.Future[Any]) -> None:
-    """Wait until ``future`` is done, even if this task is cancelled meanwhile (the cancellation
-    is re-raised afterwards). Only for futures that trio resolves promptly."""
-    cancelled = False
-    while not future.done():
-        try:
-            await asyncio.wait((future,))
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-
-
 class _Call(Generic[T]):
     """One asyncio-side call, run as a trio task; ``future`` gets its outcome."""
 
@@ -177,144 +150,6 @@ class _Call(Generic[T]):
 
     def cancel(self) -> None:
         self.future.cancel()
-
-
-_local = threading.local()  # .host: the _TrioHost of this thread, if any
-
-
-class _TrioHost:
-    """The trio run hosting the AVSynchronizers of one asyncio loop: a guest run of that loop
-    or, when the loop itself runs inside trio (trio-asyncio), that trio run.
-
-    Started by the first member, stopped when the last one leaves. A keeper task on the loop ends
-    it (closing the members) when the loop's leftover tasks are cancelled at ``asyncio.run()``'s
-    end, so that the thread is never left with a half-finished trio run.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.members: set[AVSynchronizer] = set()
-        self.stopping = False
-        self.ready: asyncio.Future[None] = loop.create_future()
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.nursery: trio.Nursery | None = None
-        self._stop = trio.Event()
-        self.guest = not trio.lowlevel.in_trio_run()
-        if self.guest:
-            trio.lowlevel.start_guest_run(
-                self._main,
-                run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-                run_sync_soon_not_threadsafe=loop.call_soon,
-                done_callback=self._finished,
-                # asyncio owns signal.set_wakeup_fd (loop.add_signal_handler): trio keeps off it
-                host_uses_signal_set_wakeup_fd=True,
-            )
-        else:  # a trio-asyncio loop: this code already runs in a trio task
-            trio.lowlevel.spawn_system_task(self._main_in_system_task, name="avsync.aio host")
-        self.token = trio.lowlevel.current_trio_token()
-        self._keeper = loop.create_task(self._keep(), name="avsync.aio trio host")
-
-    @classmethod
-    async def join(cls, member: AVSynchronizer) -> _TrioHost:
-        """The trio host of the running loop, started if need be, with ``member`` added."""
-        loop = asyncio.get_running_loop()
-        while True:
-            host: _TrioHost | None = getattr(_local, "host", None)
-            if host is None:
-                host = _local.host = cls(loop)
-            elif host.loop.is_closed():
-                raise RuntimeError(
-                    "an event loop of this thread was closed while AVSynchronizers ran on it, "
-                    "leaving their trio run unfinished: aclose() them before closing the loop "
-                    "(asyncio.run() does it for you)"
-                )
-            elif host.loop is not loop:
-                raise RuntimeError(
-                    "another event loop of this thread still runs AVSynchronizers; "
-                    "aclose() them first"
-                )
-            if host.stopping:  # the last member just left: let that run end, start a new one
-                await asyncio.wait((host.done,))
-                continue
-            host.members.add(member)
-            try:
-                await asyncio.shield(host.ready)
-            except BaseException:
-                host.leave(member)
-                raise
-            return host
-
-    def leave(self, member: AVSynchronizer) -> None:
-        self.members.discard(member)
-        if not self.members:
-            self.stop()
-
-    def stop(self) -> None:
-        """End the run (its members have left)."""
-        if not self.stopping:
-            self.stopping = True
-            with contextlib.suppress(trio.RunFinishedError):
-                self.token.run_sync_soon(self._stop.set)
-
-    def spawn(self, member: AVSynchronizer) -> None:
-        """Start the trio side of ``member`` (from any thread)."""
-
-        def start() -> None:
-            try:
-                assert self.nursery is not None
-                self.nursery.start_soon(member._host, name="avsync.aio synchroniser")
-            except RuntimeError:  # the run is ending
-                member._end(None)
-
-        self.token.run_sync_soon(start)
-
-    async def _main(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self.nursery = nursery
-            if not self.ready.done():
-                self.ready.set_result(None)
-            await self._stop.wait()
-            nursery.cancel_scope.cancel()
-
-    async def _main_in_system_task(self) -> None:
-        try:
-            await self._main()
-        except trio.Cancelled:  # the trio run is ending
-            self._finished(outcome.Value(None))
-            raise
-        except BaseException as exc:  # (raising it would crash the whole trio run)
-            self._finished(outcome.Error(exc))
-        else:
-            self._finished(outcome.Value(None))
-
-    def _finished(self, run_outcome: outcome.Outcome[None]) -> None:
-        if getattr(_local, "host", None) is self:
-            _local.host = None
-        self.stopping = True
-        error = run_outcome.error if isinstance(run_outcome, outcome.Error) else None
-        members = list(self.members)
-        self.members.clear()
-        for member in members:
-            member._end(error)
-        if not self.ready.done():
-            self.ready.set_exception(error or RuntimeError("the trio run ended at once"))
-        if error is not None and not members:  # nobody to raise it: log it
-            self.loop.call_exception_handler(
-                {"message": "avsync's trio run failed", "exception": error}
-            )
-        if not self.done.done():
-            self.done.set_result(None)
-
-    async def _keep(self) -> None:
-        try:
-            await asyncio.wait((self.done,))
-        except asyncio.CancelledError:  # the loop is ending (or someone cancelled every task)
-            for member in list(self.members):
-                member._request_close()
-            if not self.members:
-                self.stop()
-            await _wait_for(self.done)
-            raise
 
 
 class AVSynchronizer:
@@ -349,7 +184,7 @@ class AVSynchronizer:
         self._sync.video_track.start_on_recv(self.start)
         self._running = False  # the trio side has started the synchroniser
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._host_run: _TrioHost | None = None
+        self._host_run: TrioHost | None = None
         self._calls: trio.Nursery | None = None
         self._pending: set[_Call[Any]] = set()
         self._close_requested = trio.Event()
@@ -478,7 +313,7 @@ class AVSynchronizer:
 
     async def _launch(self) -> None:
         try:
-            host = await _TrioHost.join(self)
+            host = await TrioHost.join(self)
         except BaseException as exc:
             self._end(None if isinstance(exc, asyncio.CancelledError) else exc)
             if not isinstance(exc, Exception):
@@ -555,7 +390,7 @@ class AVSynchronizer:
                 if not future.done():
                     with contextlib.suppress(trio.RunFinishedError):
                         host.token.run_sync_soon(call.scope.cancel)
-                    await _wait_for(future)
+                    await wait_for(future)
                 if not future.cancelled():
                     future.exception()  # it completed before the cancellation reached trio
                 raise
