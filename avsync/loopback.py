@@ -19,11 +19,12 @@ trio-asyncio loop); ``avsync`` itself never imports it.
             ...
             await received.aclose()
 
-The second half of the module is marked media for measuring sync end to end: video frames
-that carry their index in large luma blocks (readable after VP8), and an utterance of tone
-bursts whose onsets fall on known frames (detectable after Opus). :class:`MediaLog` records
-when each frame is handed over, by the sender (:class:`TapTrack`) or to the receiver
-(:class:`Receiver`), and :meth:`MediaLog.skews_ms` turns that into A/V skew per marker.
+The second half of the module is marked media for measuring sync end to end: video frames that
+carry their index in large luma blocks (:func:`avsync.marks.marked_frame`, readable after VP8),
+and an utterance of tone bursts whose onsets fall on known frames (detectable after Opus).
+:class:`MediaLog` records when each frame is handed over, by the sender (:class:`TapTrack`) or
+to the receiver (:class:`Receiver`), and :meth:`MediaLog.skews_ms` turns that into A/V skew per
+marker.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtp
 from aiortc.mediastreams import MediaStreamError
 
 from ._audio import int16_samples
-from ._video import plane_pixels
+from .marks import marked_frame, read_mark
 from .webrtc import close_peer_connection, loopback_candidates
 
 if TYPE_CHECKING:
@@ -61,15 +62,8 @@ __all__ = [
     "close",
     "connect",
     "find_onsets",
-    "framed_bits",
-    "luma",
-    "marked_frame",
     "open_peers",
-    "paint_bits",
-    "read_bits",
-    "read_mark",
     "tap",
-    "unframe_bits",
 ]
 
 CONNECT_TIMEOUT_S = 10.0
@@ -311,72 +305,6 @@ async def _settle(tasks: list[asyncio.Task[None]]) -> list[object]:
 
 
 # -- marked media --------------------------------------------------------------------------------
-
-MARK_COLUMNS, MARK_ROWS = 4, 3  # blocks: [valid=white] [10 index bits] [guard=black]
-MARK_BITS = MARK_COLUMNS * MARK_ROWS - 2
-
-
-def marked_frame(index: int, width: int, height: int) -> av.VideoFrame:
-    """A yuv420p frame whose luma is a grid of large black/white blocks spelling ``index``
-    (0 <= index < 1024): the first block is white, the last black, the ten between are the
-    index's bits, least significant first. Survives VP8 at any sane bitrate."""
-    if not 0 <= index < 1 << MARK_BITS:
-        raise ValueError(f"index must be in [0, {1 << MARK_BITS}), got {index}")
-    image = np.full((height * 3 // 2, width), 128, np.uint8)
-    paint_bits(image[:height], framed_bits(index, MARK_BITS), MARK_COLUMNS, MARK_ROWS)
-    return av.VideoFrame.from_ndarray(image, format="yuv420p")
-
-
-def read_mark(frame: av.VideoFrame) -> int | None:
-    """The index of a :func:`marked_frame` (after any codec), None for another frame (such as
-    the synchroniser's black placeholder)."""
-    return unframe_bits(read_bits(luma(frame), MARK_COLUMNS, MARK_ROWS))
-
-
-def framed_bits(value: int, count: int) -> list[int]:
-    """``value`` as ``count`` bits, least significant first, between a 1 and a 0 (the frame that
-    tells a mark from any other picture)."""
-    return [1] + [(value >> bit) & 1 for bit in range(count)] + [0]
-
-
-def unframe_bits(bits: Sequence[int]) -> int | None:
-    """The value of :func:`framed_bits`, None if the frame bits are wrong."""
-    if len(bits) < 2 or bits[0] != 1 or bits[-1] != 0:
-        return None
-    return sum(bit << place for place, bit in enumerate(bits[1:-1]))
-
-
-def paint_bits(image: npt.NDArray[np.uint8], bits: Sequence[int], columns: int, rows: int) -> None:
-    """Fill ``image`` (luma (h, w) or rgb (h, w, 3)) with a ``columns`` x ``rows`` grid of
-    blocks, row by row: white for a 1, black for a 0."""
-    height, width = image.shape[:2]
-    block_w, block_h = width // columns, height // rows
-    for position, bit in enumerate(bits):
-        row, column = divmod(position, columns)
-        image[row * block_h : (row + 1) * block_h, column * block_w : (column + 1) * block_w] = (
-            255 if bit else 0
-        )
-
-
-def read_bits(luma: npt.NDArray[np.uint8], columns: int, rows: int) -> list[int]:
-    """The bits of a :func:`paint_bits` grid covering ``luma``: the mean of each block's central
-    half against mid-grey, so blurred edges and codec noise do not matter."""
-    height, width = luma.shape[:2]
-    block_h, block_w = height // rows, width // columns
-    bits = []
-    for position in range(columns * rows):
-        row, column = divmod(position, columns)
-        top, left = row * block_h + block_h // 4, column * block_w + block_w // 4
-        block = luma[top : top + block_h // 2, left : left + block_w // 2]
-        bits.append(int(block.mean() > 128))
-    return bits
-
-
-def luma(frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
-    """The luma plane of ``frame`` as (height, width) uint8 (a view, no copy, for yuv420p)."""
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="gray")
-    return plane_pixels(frame.planes[0])
 
 
 def find_onsets(

@@ -1,12 +1,13 @@
 """Helpers for measuring a synchroniser from its outputs alone: marked media, a scripted
 provider and a recorder. Used by the tests and the benchmarks.
 
-Frames carry their index and epoch in the first luma bytes (yuv420p frames at the output size
-pass through unchanged). Speech samples are ``±(1 + media_index % MARK_MODULUS)``, negative in odd
-epochs, so every output packet says which media samples it holds and which turn (of two
-consecutive ones) they belong to; silence is 0. A run of speech is a stretch in which each sample
-is one more than the last (mod the modulus); a fade (which ramps towards zero) is never one. The
-recorder notes when each output item is received: under ``MockClock`` that is the emit time.
+Frames carry their index and epoch in the first luma bytes (:mod:`avsync.marks` stamps; yuv420p
+frames at the output size pass through unchanged). Speech samples are
+``±(1 + media_index % MARK_MODULUS)``, negative in odd epochs, so every output packet says which
+media samples it holds and which turn (of two consecutive ones) they belong to; silence is 0. A
+run of speech is a stretch in which each sample is one more than the last (mod the modulus); a
+fade (which ramps towards zero) is never one. The recorder notes when each output item is
+received: under ``MockClock`` that is the emit time.
 
 Everything here works on any object with the synchroniser's methods (:class:`Writer`,
 :class:`Outputs`), so a different synchroniser can be measured the same way.
@@ -27,6 +28,7 @@ import trio
 
 from ._config import SyncConfig
 from ._synchronizer import Synchronizer, open_synchronizer
+from .marks import read_stamp, stamp_frame
 
 __all__ = [
     "HEIGHT",
@@ -60,21 +62,13 @@ Samples = npt.NDArray[np.int16]
 
 
 def marked_frame(index: int, epoch: int = 0) -> av.VideoFrame:
-    """A WIDTH x HEIGHT yuv420p frame that says its index and epoch."""
-    image = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
-    image[0, 0] = index % 256
-    image[0, 1] = index // 256
-    image[0, 2] = epoch
-    image[0, 3] = 1  # a real frame (the placeholder has 16 here)
-    return av.VideoFrame.from_ndarray(image, format="yuv420p")
+    """A WIDTH x HEIGHT frame that says its index and epoch (:func:`avsync.marks.stamp_frame`)."""
+    return stamp_frame(index, epoch, WIDTH, HEIGHT)
 
 
 def read_mark(frame: av.VideoFrame) -> tuple[int, int] | None:
-    """(index, epoch) of a marked frame, None for the placeholder."""
-    row = frame.to_ndarray()[0]
-    if row[3] != 1:
-        return None
-    return int(row[0]) + 256 * int(row[1]), int(row[2])
+    """(index, epoch) of a :func:`marked_frame`, None for the placeholder."""
+    return read_stamp(frame)
 
 
 def speech(start: int, count: int, epoch: int = 0) -> Samples:

@@ -11,21 +11,15 @@ import contextlib
 from collections.abc import Iterator
 
 import attrs
-import av
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from avsync.loopback import framed_bits, luma, paint_bits, read_bits, unframe_bits
+from avsync.marks import paint_strip, strip_height
 
 from ._text import GlyphText
 
-__all__ = ["MARK_LIMIT", "FaceRenderer", "decode_mark", "encode_mark"]
-
-INDEX_BITS = 12
-EPOCH_BITS = 2
-STRIP_BLOCKS = INDEX_BITS + EPOCH_BITS + 2  #: with the two framing blocks
-MARK_LIMIT = 1 << INDEX_BITS  #: frame indexes must stay below this
+__all__ = ["FaceRenderer"]
 
 Color = tuple[int, int, int]
 
@@ -42,31 +36,6 @@ TEETH = (245, 242, 235)
 INK = (245, 245, 245)
 DIM = (170, 185, 205)
 PUPIL = (15, 15, 20)
-
-
-def strip_height(height: int) -> int:
-    """Height of the marker strip along the bottom of a ``height``-pixel frame."""
-    return max(8, height // 9)
-
-
-def encode_mark(epoch: int, index: int) -> list[int]:
-    """The strip's bits for frame ``index`` of the turn with ``epoch`` (epoch modulo 4)."""
-    if not 0 <= index < MARK_LIMIT:
-        raise ValueError(f"frame index must be in [0, {MARK_LIMIT}), got {index}")
-    return framed_bits(index | (epoch % (1 << EPOCH_BITS)) << INDEX_BITS, INDEX_BITS + EPOCH_BITS)
-
-
-def decode_mark(frame: object) -> tuple[int, int] | None:
-    """(epoch modulo 4, frame index) of a rendered frame, after any codec; None for any other
-    picture (the synchroniser's placeholder, an idle frame)."""
-    if not isinstance(frame, av.VideoFrame):
-        return None
-    plane = luma(frame)
-    strip = plane[plane.shape[0] - strip_height(frame.height) :]
-    value = unframe_bits(read_bits(strip, STRIP_BLOCKS, 1))
-    if value is None:
-        return None
-    return value >> INDEX_BITS, value & (MARK_LIMIT - 1)
 
 
 class FaceRenderer:
@@ -99,11 +68,11 @@ class FaceRenderer:
         caption: str,
         opening: float,
         blink: bool,
-        mark: list[int] | None,
+        mark: tuple[int, int] | None,
     ) -> npt.NDArray[np.uint8]:
         """A frame: the face with the mouth ``opening`` (0 closed .. 1 wide), eyes shut if
-        ``blink``, ``caption`` (up to two lines) in the top left and the marker strip (plain grey
-        if None)."""
+        ``blink``, ``caption`` (up to two lines) in the top left and the marker strip for
+        ``mark`` = (epoch, frame index) (plain grey if None; :func:`avsync.marks.paint_strip`)."""
         pixels = self._bases[blink].copy()
         box = self._mouth_box
         with box.drawn_on(pixels) as mouth:
@@ -111,7 +80,7 @@ class FaceRenderer:
         with Box(0, 0, self.width, self._caption_band).drawn_on(pixels) as band:
             self._caption.draw(band, 8 * self.scale, 6 * self.scale, caption, INK)
         if mark is not None:
-            paint_bits(pixels[self.face_height :], mark, STRIP_BLOCKS, 1)
+            paint_strip(pixels, *mark)
         return pixels
 
     # -- drawing ---------------------------------------------------------------------------------

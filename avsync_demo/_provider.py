@@ -18,7 +18,7 @@ import trio
 
 from avsync import Synchronizer
 
-from ._face import FaceRenderer, encode_mark
+from ._face import FaceRenderer
 from ._script import Plan, TurnPlan, Write
 
 __all__ = ["AvatarProvider", "Happening"]
@@ -134,7 +134,7 @@ class AvatarProvider:
             caption=f"turn {turn.number}  frame {index:4d}\nmedia time {media:6.3f} s",
             opening=turn.utterance.opening(media, 1 / self.plan.fps),
             blink=_blinking(turn.starts_at + media),
-            mark=encode_mark(epoch, index),
+            mark=(epoch, index),
         )
 
     # -- idle ------------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from aiortc import RTCPeerConnection
 
 from avsync import Stats, SyncConfig, Synchronizer, loopback, open_synchronizer
 from avsync._progress import ProgressBar
+from avsync.marks import read_strip
 from avsync.webrtc import add_tracks
 
-from ._face import FaceRenderer, decode_mark
+from ._face import FaceRenderer
 from ._mp4 import Mp4Recorder
 from ._provider import AvatarProvider, Happening
 from ._script import Plan, plan_session
@@ -150,8 +151,8 @@ async def run_session(options: DemoOptions, progress: ProgressBar | None = None)
         plan,
         config,
         origin=0.0,
-        sender=loopback.MediaLog(read=decode_mark, listener=None if received else recorder.add),
-        receiver=loopback.MediaLog(read=decode_mark, listener=recorder.add if received else None),
+        sender=loopback.MediaLog(read=read_strip, listener=None if received else recorder.add),
+        receiver=loopback.MediaLog(read=read_strip, listener=recorder.add if received else None),
     )
     recorder.start()
     try:

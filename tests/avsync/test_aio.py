@@ -1,7 +1,7 @@
 """The asyncio face, in real time: each test is a plain asyncio program (``asyncio.run``) using
 ``avsync.aio.AVSynchronizer`` with no trio at the call site.
 
-Frames are yuv420p at the output size with their index in the first luma bytes, so they pass
+Frames are yuv420p at the output size stamped with their index (``avsync.marks``), so they pass
 through unchanged and are recognised at the output; the placeholder is black. After each
 program, no trio run may be left in the thread.
 """
@@ -25,6 +25,7 @@ import avsync
 import avsync.aio
 from avsync._publisher import PublisherActor
 from avsync.aio import AVSynchronizer
+from avsync.marks import read_stamp, stamp_frame
 from avsync.webrtc import SyncVideoTrack, add_tracks, loopback_candidates
 
 from .harness import assert_frame_steps
@@ -34,7 +35,6 @@ pytestmark = pytest.mark.realtime
 T = TypeVar("T")
 W, H = 64, 48
 RATE = 48000
-TAG = 77  # marks a real frame (with byte 3 == 1); the black placeholder has 16 there
 
 
 def run(main: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
@@ -59,16 +59,12 @@ def run(main: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
 
 
 def marked(index: int, width: int = W, height: int = H) -> av.VideoFrame:
-    image = np.full((height * 3 // 2, width), 128, np.uint8)
-    image[0, :4] = (index % 256, index // 256, TAG, 1)
-    return av.VideoFrame.from_ndarray(image, format="yuv420p")
+    return stamp_frame(index, 0, width, height)
 
 
 def mark_of(frame: av.VideoFrame) -> int | None:
-    row = frame.to_ndarray()[0]
-    if row[2] != TAG or row[3] != 1:
-        return None
-    return int(row[0]) + 256 * int(row[1])
+    stamp = read_stamp(frame)
+    return None if stamp is None else stamp[0]
 
 
 def speech(seconds: float, value: int = 8000) -> np.ndarray:

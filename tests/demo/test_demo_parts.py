@@ -19,6 +19,7 @@ import avsync
 from avsync import loopback
 from avsync.__main__ import main as avsync_main
 from avsync._progress import ProgressBar
+from avsync.marks import paint_strip, read_strip
 from avsync_demo import DemoOptions
 from avsync_demo._analysis import (
     SpeechIndex,
@@ -27,7 +28,7 @@ from avsync_demo._analysis import (
     stale_after,
     syllable_skews,
 )
-from avsync_demo._face import FaceRenderer, decode_mark, encode_mark
+from avsync_demo._face import FaceRenderer
 from avsync_demo._mp4 import Mp4Recorder
 from avsync_demo._provider import AvatarProvider, Happening
 from avsync_demo._script import IN_FLIGHT_S, plan_session
@@ -110,7 +111,7 @@ def test_the_plan_refuses_durations_out_of_range(duration: float) -> None:
 
 def rendered(renderer: FaceRenderer, epoch: int, index: int, opening: float = 0.5) -> av.VideoFrame:
     pixels = renderer.render(
-        caption=f"frame {index}", opening=opening, blink=False, mark=encode_mark(epoch, index)
+        caption=f"frame {index}", opening=opening, blink=False, mark=(epoch, index)
     )
     return av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
 
@@ -131,16 +132,16 @@ def test_marks_survive_vp8() -> None:
             decoded += decoder.decode(packet)
     for packet in encoder.encode(None):
         decoded += decoder.decode(packet)
-    assert [decode_mark(frame) for frame in decoded] == marks
+    assert [read_strip(frame) for frame in decoded] == marks
 
 
 def test_unmarked_pictures_have_no_mark() -> None:
     renderer = FaceRenderer(320, 180)
     idle = renderer.render(caption="idle", opening=0.0, blink=True, mark=None)
-    assert decode_mark(av.VideoFrame.from_ndarray(idle, format="rgb24")) is None
+    assert read_strip(av.VideoFrame.from_ndarray(idle, format="rgb24")) is None
     black = av.VideoFrame.from_ndarray(np.zeros((270, 320), np.uint8), format="yuv420p")
-    assert decode_mark(black) is None
-    assert decode_mark("not a frame") is None
+    assert read_strip(black) is None
+    assert read_strip("not a frame") is None
 
 
 def test_the_mouth_opens_in_the_picture() -> None:
@@ -176,7 +177,7 @@ def test_cached_glyphs_are_what_pillow_draws() -> None:
 @pytest.mark.parametrize("index", [-1, 4096])
 def test_mark_indexes_are_checked(index: int) -> None:
     with pytest.raises(ValueError, match="frame index"):
-        encode_mark(0, index)
+        paint_strip(np.zeros((180, 320, 3), np.uint8), 0, index)
 
 
 def test_frames_too_small_for_the_marker_are_refused() -> None:
@@ -235,7 +236,7 @@ def test_the_recorder_writes_a_playable_mp4(tmp_path: Path) -> None:
         kinds = sorted(stream.type for stream in container.streams)
         frames = list(container.decode(video=0))
     assert kinds == ["audio", "video"]
-    assert [decode_mark(frame) for frame in frames] == [(1, index) for index in range(30)]
+    assert [read_strip(frame) for frame in frames] == [(1, index) for index in range(30)]
 
 
 def test_a_recorder_that_cannot_write_says_so(tmp_path: Path) -> None:
@@ -294,7 +295,7 @@ async def test_the_provider_plays_in_sync_and_nothing_stale_gets_out(
     the barge-in returned."""
     plan = plan_session(10.0, fps=FPS, rate=RATE, seed=4, playout_delay_s=0.1)
     config = avsync.SyncConfig(width=320, height=180, fps=FPS, playout_delay_s=0.1)
-    log = loopback.MediaLog(read=decode_mark, clock=trio.current_time)
+    log = loopback.MediaLog(read=read_strip, clock=trio.current_time)
     happenings: list[Happening] = []
     async with avsync.open_synchronizer(config) as sync:
         provider = AvatarProvider(

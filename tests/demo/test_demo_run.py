@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avsync.marks import read_strip
 from avsync_demo import DemoOptions, run_demo
-from avsync_demo._face import decode_mark
 from avsync_demo._report import summary
 
 pytestmark = pytest.mark.realtime
@@ -54,7 +54,7 @@ async def test_a_short_demo_session_is_in_sync_and_writes_its_files(tmp_path: Pa
     # the MP4 holds the received session: both streams, marked turn frames among the idle ones
     with av.open(str(options.video)) as container:
         assert sorted(stream.type for stream in container.streams) == ["audio", "video"]
-        marks = [decode_mark(frame) for frame in container.decode(video=0)]
+        marks = [read_strip(frame) for frame in container.decode(video=0)]
     assert len(marks) == document["frames"]["recorded"] > 250
     turn_marks = [mark for mark in marks if mark is not None]
     assert len(turn_marks) > 150
