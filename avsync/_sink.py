@@ -20,7 +20,7 @@ import trio
 from ._messages import Image, Samples
 from ._video import to_video_frame
 
-__all__ = ["AudioSink", "Shown", "SinkChannel", "SinkRegistry", "VideoSink"]
+__all__ = ["AudioSink", "Shown", "SinkChannel", "SinkRegistry", "VideoChannel", "VideoSink"]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
 X = TypeVar("X")
@@ -226,7 +226,10 @@ def _time_base(rate: int) -> Fraction:
 
 
 class SinkChannel(trio.abc.ReceiveChannel[F]):
-    """A trio receive channel over one sink; ``aclose()`` detaches it from the output."""
+    """One output of the synchroniser: a trio receive channel over its own small buffer (from
+    ``audio_frames()`` / ``video_frames()``). Besides the channel API it offers what a consumer
+    outside trio needs (``avsync.webrtc``'s tracks use it): :meth:`receive_nowait`,
+    :attr:`closed`, :meth:`set_listener` and :meth:`close`."""
 
     def __init__(self, sink: _Sink[F, Any]) -> None:
         self._sink: _Sink[F, Any] = sink
@@ -237,16 +240,47 @@ class SinkChannel(trio.abc.ReceiveChannel[F]):
         return await self._sink.receive()
 
     def receive_nowait(self) -> F:
+        """The next frame if one is there; else ``trio.WouldBlock`` (``trio.EndOfChannel``
+        once the synchroniser is closed and everything was received)."""
         return self._sink.receive_nowait()
+
+    @property
+    def closed(self) -> bool:
+        """No more frames will come: the synchroniser was closed, or :meth:`close` was called."""
+        return self._sink.closed
+
+    def set_listener(self, listener: Callable[[], None] | None) -> None:
+        """Have ``listener`` called (synchronously, from the synchroniser's trio task) after
+        every frame queued here and when the output ends: how a consumer on another event loop
+        in the same thread learns that there is something to take."""
+        self._sink.listener = listener
 
     @property
     def dropped(self) -> int:
         """Frames this consumer lost because it fell behind."""
         return int(self._sink.dropped)
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
+        """Detach from the output at once (what :meth:`aclose` does, without a checkpoint):
+        what is queued is discarded and receiving raises ``trio.ClosedResourceError``."""
         self._sink.detach()
+
+    async def aclose(self) -> None:
+        self.close()
         await trio.lowlevel.checkpoint()
+
+
+class VideoChannel(SinkChannel[av.VideoFrame]):
+    """A video output; it can also skip repeats that something newer superseded."""
+
+    def __init__(self, sink: VideoSink) -> None:
+        super().__init__(sink)
+        self._video_sink = sink
+
+    def receive_current_nowait(self) -> av.VideoFrame:
+        """As :meth:`receive_nowait`, but skip queued repeats (and placeholders) that a later
+        queued frame supersedes: every new frame is received, stale repeats are not."""
+        return self._video_sink.receive_current_nowait()
 
 
 class SinkRegistry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
 import trio
@@ -36,14 +36,11 @@ from ._messages import (
 from ._playout import Playout
 from ._publisher import PublisherActor, PublisherState
 from ._schedule import DEFAULT_HOLD_S, VideoSchedule
-from ._sink import SinkChannel, SinkRegistry
+from ._sink import SinkChannel, SinkRegistry, VideoChannel
 from ._stats import OffsetSummary, PlayoutResult, Stats
 from ._timeline import AudioTimeline
 from ._video import black_image, prepare_video
 from ._video_queue import VideoQueueActor
-
-if TYPE_CHECKING:
-    from .webrtc import SyncAudioTrack, SyncVideoTrack
 
 __all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer", "running"]
 
@@ -86,8 +83,6 @@ class Synchronizer:
         self._closed_event = trio.Event()
         self._group: actors.ActorGroup | None = None
         self._group_stopped = False
-        self._audio_track: SyncAudioTrack | None = None
-        self._video_track: SyncVideoTrack | None = None
         packet_s = config.packet_s
         self._sinks = SinkRegistry(
             config.channels, max(2, math.ceil(AUDIO_SINK_S / packet_s)), VIDEO_SINK_FRAMES
@@ -330,38 +325,11 @@ class Synchronizer:
         self._sinks.prune()
         return SinkChannel(self._sinks.add_audio())
 
-    def video_frames(self) -> SinkChannel[av.VideoFrame]:
+    def video_frames(self) -> VideoChannel:
         """A new output: every video frame emitted from now on (``width x height`` yuv420p, pts
         on 1/90000). Ends with ``EndOfChannel`` after ``aclose()``."""
         self._sinks.prune()
-        return SinkChannel(self._sinks.add_video())
-
-    @property
-    def audio_track(self) -> SyncAudioTrack:
-        """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
-        if self._audio_track is None:
-            from .webrtc import SyncAudioTrack
-
-            self._sinks.prune()
-            self._audio_track = SyncAudioTrack(
-                self._sinks.add_audio(),
-                sample_rate=self._config.sample_rate,
-                channels=self._config.channels,
-            )
-        return self._audio_track
-
-    @property
-    def video_track(self) -> SyncVideoTrack:
-        """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser)."""
-        if self._video_track is None:
-            from .webrtc import SyncVideoTrack
-
-            self._sinks.prune()
-            config = self._config
-            self._video_track = SyncVideoTrack(
-                self._sinks.add_video(), width=config.width, height=config.height, fps=config.fps
-            )
-        return self._video_track
+        return VideoChannel(self._sinks.add_video())
 
     def stats(self) -> Stats:
         schedule = self._schedule.counters

@@ -63,7 +63,7 @@ import contextlib
 import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 import attrs
 import trio
@@ -75,9 +75,7 @@ from ._errors import SynchronizerClosed
 from ._guest import TrioHost, wait_for
 from ._stats import PlayoutResult, Stats
 from ._synchronizer import Synchronizer, running
-
-if TYPE_CHECKING:
-    from .webrtc import SyncAudioTrack, SyncVideoTrack
+from .webrtc import SyncAudioTrack, SyncVideoTrack, tracks
 
 __all__ = ["AVSynchronizer", "SyncOptions"]
 
@@ -180,8 +178,9 @@ class AVSynchronizer:
         # Built now, started later: its tracks exist from here on, and their first recv()
         # starts it like the first awaited call does.
         self._sync = Synchronizer(self._config)
-        self._sync.audio_track.start_on_recv(self.start)
-        self._sync.video_track.start_on_recv(self.start)
+        self._audio_track, self._video_track = tracks(self._sync)
+        self._audio_track.start_on_recv(self.start)
+        self._video_track.start_on_recv(self.start)
         self._running = False  # the trio side has started the synchroniser
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_run: TrioHost | None = None
@@ -219,14 +218,14 @@ class AVSynchronizer:
         """The synchronised audio as an aiortc ``MediaStreamTrack`` (one per synchroniser),
         there from construction (``sample_rate``, ``channels``); its first ``recv()`` starts the
         synchroniser if nothing did before. ``stop()`` ends this track only."""
-        return self._sync.audio_track
+        return self._audio_track
 
     @property
     def video_track(self) -> SyncVideoTrack:
         """The synchronised video as an aiortc ``MediaStreamTrack`` (one per synchroniser),
         there from construction (``width``, ``height``, ``fps``); its first ``recv()`` starts the
         synchroniser if nothing did before. ``stop()`` ends this track only."""
-        return self._sync.video_track
+        return self._video_track
 
     def stats(self) -> Stats:
         """A snapshot of the counters (see :meth:`avsync.Synchronizer.stats`). Raises

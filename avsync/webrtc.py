@@ -17,9 +17,10 @@ still queued, as aiortc's own tracks do.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import aioice.ice
 import av
@@ -27,7 +28,8 @@ import trio
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
-from ._sink import AudioSink, VideoSink, _Sink
+from ._sink import SinkChannel, VideoChannel
+from ._synchronizer import Synchronizer
 
 __all__ = [
     "HasTracks",
@@ -36,6 +38,7 @@ __all__ = [
     "add_tracks",
     "close_peer_connection",
     "loopback_candidates",
+    "tracks",
 ]
 
 F = TypeVar("F", av.AudioFrame, av.VideoFrame)
@@ -44,12 +47,12 @@ F = TypeVar("F", av.AudioFrame, av.VideoFrame)
 class _SyncTrack(MediaStreamTrack, Generic[F]):
     """An aiortc track that hands over what one synchroniser output receives."""
 
-    def __init__(self, sink: _Sink[F, Any]) -> None:
+    def __init__(self, output: SinkChannel[F]) -> None:
         super().__init__()
-        self._sink: _Sink[F, Any] = sink
+        self._output: SinkChannel[F] = output
         self._waiter: asyncio.Future[None] | None = None
         self._start: Callable[[], Awaitable[None]] | None = None
-        sink.listener = self._wake
+        output.set_listener(self._wake)
 
     def start_on_recv(self, start: Callable[[], Awaitable[None]]) -> None:
         """Have the first ``recv()`` await ``start()`` first (the asyncio face starts its
@@ -58,7 +61,7 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
 
     @property
     def readyState(self) -> str:
-        return "ended" if self._sink.closed else str(super().readyState)
+        return "ended" if self._output.closed else str(super().readyState)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -76,7 +79,7 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
                 raise MediaStreamError from error
             self._start = None
         while True:
-            if self._sink.closed or super().readyState != "live":
+            if self._output.closed or super().readyState != "live":
                 if super().readyState == "live":
                     self.stop()
                 raise MediaStreamError
@@ -95,20 +98,20 @@ class _SyncTrack(MediaStreamTrack, Generic[F]):
 
     def _take(self) -> F:
         """The next frame to hand over, if one is there (else ``trio.WouldBlock``)."""
-        return self._sink.receive_nowait()
+        return self._output.receive_nowait()
 
     def stop(self) -> None:
         """End this track only and detach it from the synchroniser's output: its ``recv()``
         raises ``MediaStreamError`` from then on; the synchroniser and its other outputs go on,
         and writes keep working."""
         super().stop()
-        self._sink.detach()
+        self._output.close()
         self._wake()
 
     @property
     def dropped(self) -> int:
         """Frames this track lost because aiortc fell behind (its buffer drops the oldest)."""
-        return int(self._sink.dropped)
+        return self._output.dropped
 
 
 class SyncAudioTrack(_SyncTrack[av.AudioFrame]):
@@ -117,8 +120,8 @@ class SyncAudioTrack(_SyncTrack[av.AudioFrame]):
 
     kind = "audio"
 
-    def __init__(self, sink: AudioSink, *, sample_rate: int, channels: int) -> None:
-        super().__init__(sink)
+    def __init__(self, output: SinkChannel[av.AudioFrame], *, sample_rate: int, channels: int):
+        super().__init__(output)
         self.sample_rate = sample_rate
         self.channels = channels
 
@@ -132,19 +135,19 @@ class SyncVideoTrack(_SyncTrack[av.VideoFrame]):
 
     kind = "video"
 
-    def __init__(self, sink: VideoSink, *, width: int, height: int, fps: float) -> None:
-        super().__init__(sink)
-        self._video_sink = sink
+    def __init__(self, output: VideoChannel, *, width: int, height: int, fps: float) -> None:
+        super().__init__(output)
+        self._video_output = output
         self.width = width
         self.height = height
         self.fps = fps
 
     def _take(self) -> av.VideoFrame:
-        return self._video_sink.receive_current_nowait()
+        return self._video_output.receive_current_nowait()
 
 
 class HasTracks(Protocol):
-    """Anything with a synchroniser's two tracks: ``Synchronizer`` or ``aio.AVSynchronizer``."""
+    """Anything with a synchroniser's two tracks, such as ``aio.AVSynchronizer``."""
 
     @property
     def audio_track(self) -> SyncAudioTrack: ...
@@ -153,16 +156,43 @@ class HasTracks(Protocol):
     def video_track(self) -> SyncVideoTrack: ...
 
 
-def add_tracks(pc: RTCPeerConnection, sync: HasTracks) -> tuple[RTCRtpSender, RTCRtpSender]:
-    """Add the synchroniser's audio and video tracks to ``pc`` as one MediaStream and return
-    the two senders (audio, video).
+_tracks: weakref.WeakKeyDictionary[Synchronizer, tuple[SyncAudioTrack, SyncVideoTrack]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def tracks(sync: Synchronizer) -> tuple[SyncAudioTrack, SyncVideoTrack]:
+    """The synchroniser's audio and video as aiortc tracks: one pair per synchroniser, made on
+    the first call from two of its outputs (``audio_frames()`` / ``video_frames()``). They may be
+    made before the synchroniser runs; they end when it closes."""
+    pair = _tracks.get(sync)
+    if pair is None:
+        config = sync.config
+        audio = SyncAudioTrack(
+            sync.audio_frames(), sample_rate=config.sample_rate, channels=config.channels
+        )
+        video = SyncVideoTrack(
+            sync.video_frames(), width=config.width, height=config.height, fps=config.fps
+        )
+        pair = _tracks[sync] = (audio, video)
+    return pair
+
+
+def add_tracks(
+    pc: RTCPeerConnection, sync: Synchronizer | HasTracks
+) -> tuple[RTCRtpSender, RTCRtpSender]:
+    """Add the synchroniser's audio and video tracks (:func:`tracks`, or the asyncio face's) to
+    ``pc`` as one MediaStream and return the two senders (audio, video).
 
     A browser lip-syncs two tracks only when they belong to one MediaStream (the same msid in
     the SDP); some aiortc versions give each sender a stream id of its own, so both senders are
     given the same one here.
     """
-    audio_sender = pc.addTrack(sync.audio_track)
-    video_sender = pc.addTrack(sync.video_track)
+    audio, video = (
+        tracks(sync) if isinstance(sync, Synchronizer) else (sync.audio_track, sync.video_track)
+    )
+    audio_sender = pc.addTrack(audio)
+    video_sender = pc.addTrack(video)
     video_sender._stream_id = audio_sender._stream_id
     return audio_sender, video_sender
 

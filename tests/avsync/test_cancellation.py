@@ -30,6 +30,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import avsync
+import avsync.webrtc
 from actors.testing import live_tasks, run_scenario
 from avsync.aio import AVSynchronizer
 
@@ -146,7 +147,7 @@ def test_cancelling_at_a_random_point_leaves_nothing_behind(
 
     async def body(sync: avsync.Synchronizer, tracks: list[Any]) -> None:
         if touch_tracks:
-            tracks += [sync.audio_track, sync.video_track]
+            tracks += avsync.webrtc.tracks(sync)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(consume, sync.audio_frames(), consumer_lag)
             nursery.start_soon(consume, sync.video_frames(), consumer_lag)
@@ -230,7 +231,7 @@ def test_cancelling_an_asyncio_task_leaves_nothing_behind(
 
         async def program() -> None:
             if touch_tracks:
-                tracks.extend([sync.audio_track, sync.video_track])
+                tracks.extend(avsync.webrtc.tracks(sync))
             for turn in range(3):
                 await sync.write_audio(np.full(RATE // 20, 1000 * (turn + 1), np.int16))
                 image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)

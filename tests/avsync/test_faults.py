@@ -19,6 +19,7 @@ import trio
 import trio.testing
 
 import avsync
+import avsync.webrtc
 from actors import ActorFailed
 from actors.testing import live_tasks
 from avsync._audio_ingest import AudioIngestActor
@@ -107,7 +108,7 @@ async def test_a_crash_fails_the_session_fast(
                 async with avsync.open_synchronizer(config()) as sync:
                     consumers.start_soon(consume, ended, "audio", sync.audio_frames())
                     consumers.start_soon(consume, ended, "video", sync.video_frames())
-                    tracks = (sync.audio_track, sync.video_track)
+                    tracks = avsync.webrtc.tracks(sync)
                     await trio.sleep(0.1)
                     if actor == "control":
                         await sync.start_turn()
