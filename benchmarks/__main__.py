@@ -11,7 +11,7 @@
 2. Real time (:mod:`benchmarks.realtime`): ``--sessions`` sessions for ``--duration`` s through
    no synchroniser, the baseline and avsync, each kind in a fresh child process: CPU and memory
    per session, and sessions per core estimated from them. ``--full`` also runs the capacity
-   search of :mod:`benchmarks.sessions` (the measured sessions per core).
+   search of :mod:`benchmarks.capacity` (the measured sessions per core).
 
 Prints the tables on stdout (progress on stderr) and writes JSON and a PNG.
 """
@@ -29,6 +29,9 @@ from typing import Any
 import attrs
 
 from . import matrix, realtime, report, sessions
+from .capacity import search
+from .fleet import STAGGER_S, FleetResult
+from .machine import machine_facts
 
 DEFAULT_DIRECTORY = Path("benchmark-results")
 
@@ -45,7 +48,7 @@ def cpu_model() -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpu_model": cpu_model(), **sessions.machine_facts()}
+    return {"cpu_model": cpu_model(), **machine_facts()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -75,8 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenarios {', '.join(unknown)}; choose from {', '.join(names)}")
     args.chosen = [s for s in matrix.SCENARIOS if not chosen or s.name in chosen]
-    if args.warmup <= sessions.STAGGER_S or args.duration <= 0 or args.sessions < 1:
-        parser.error(f"need --warmup > {sessions.STAGGER_S:g}, --duration > 0, --sessions >= 1")
+    if args.warmup <= STAGGER_S or args.duration <= 0 or args.sessions < 1:
+        parser.error(f"need --warmup > {STAGGER_S:g}, --duration > 0, --sessions >= 1")
     return args
 
 
@@ -104,7 +107,7 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
         fleet = realtime.run_kind_in_child(kind, args.sessions, args.duration, args.warmup)
         fleets[kind] = fleet
         figures[kind] = attrs.asdict(
-            realtime.RealtimeFigures.of(kind, sessions.FleetResult.from_json(fleet))
+            realtime.RealtimeFigures.of(kind, FleetResult.from_json(fleet))
         )
     ours, theirs, floor = (figures[k]["session_pct"] for k in ("avsync", "enqueue-time", "none"))
     result: dict[str, Any] = {
@@ -121,10 +124,10 @@ def run_realtime(args: argparse.Namespace, bar: report.ProgressBar) -> dict[str,
         bar.step("real time: capacity search")
         bar.close()
         search_args = sessions.parse_args(["--duration", "30"])
-        steps, capacity = sessions.search(search_args)
+        steps, most = search(search_args, sessions.print_step)
         sessions.print_table(steps)
         result["capacity"] = {
-            "max_sessions_per_core": capacity,
+            "max_sessions_per_core": most,
             "duration_s": search_args.duration,
             "steps": [step.to_json() for step in steps],
         }

@@ -2,9 +2,9 @@
 
     python -m benchmarks.realtime --kind avsync --sessions 20 --duration 10 --json out.json
 
-Runs one fleet of ``--sessions`` real-time sessions of ``benchmarks.sessions`` (720p30 frames
+Runs one fleet of ``--sessions`` real-time sessions of :mod:`benchmarks.fleet` (720p30 frames
 with pts + 48 kHz mono audio in 20 ms chunks, outputs drained) through one synchroniser kind, on
-the real clock, in one process (one core), and writes its :class:`benchmarks.sessions.FleetResult`
+the real clock, in one process (one core), and writes its :class:`benchmarks.fleet.FleetResult`
 as JSON. ``python -m benchmarks`` runs each kind in a fresh child process, so memory figures start
 clean. Kinds: ``avsync``, ``enqueue-time`` (:mod:`benchmarks.baseline`), and ``none`` (the same
 providers and consumers over bare trio channels: the floor every synchroniser adds to).
@@ -23,12 +23,13 @@ from typing import Any
 import attrs
 import trio
 
-from . import sessions
-from .sessions import FleetResult
+from .endpoints import make_media
+from .fleet import STAGGER_S, FleetResult, run_fleet
+from .machine import ROOT
 
 __all__ = ["KINDS", "RealtimeFigures", "run_kind_in_child"]
 
-#: our kind -> the name ``benchmarks.sessions`` runs it under
+#: our kind -> its name in :data:`benchmarks.endpoints.OPENERS`
 KINDS = {"none": "baseline", "enqueue-time": "enqueue-time", "avsync": "avsync"}
 
 
@@ -71,7 +72,7 @@ def run_kind_in_child(kind: str, count: int, duration: float, warmup: float) -> 
             "--sessions", str(count), "--duration", str(duration), "--warmup", str(warmup),
             "--json", str(path),
         ]  # fmt: skip
-        subprocess.run(command, cwd=sessions.ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         result: dict[str, Any] = json.loads(path.read_text())
         return result
 
@@ -84,15 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="before the window, s [3]")
     parser.add_argument("--json", metavar="PATH", required=True)
     args = parser.parse_args(argv)
-    if args.warmup <= sessions.STAGGER_S or args.duration <= 0 or args.sessions < 1:
-        parser.error(f"need --warmup > {sessions.STAGGER_S:g}, --duration > 0, --sessions >= 1")
+    if args.warmup <= STAGGER_S or args.duration <= 0 or args.sessions < 1:
+        parser.error(f"need --warmup > {STAGGER_S:g}, --duration > 0, --sessions >= 1")
     fleet = trio.run(
-        sessions.run_fleet,
+        run_fleet,
         KINDS[args.kind],
         args.sessions,
         args.warmup,
         args.duration,
-        sessions.make_media(),
+        make_media(),
     )
     Path(args.json).write_text(json.dumps(fleet.to_json(), indent=2) + "\n")
     return 0

@@ -3,7 +3,7 @@
     python -m benchmarks.soak                                  # 50 sessions for 30 s
     python -m benchmarks.soak --sessions 5 --duration 3         # the short version the tests run
 
-Each session is a 720p30 + 48 kHz mono synchroniser (as in ``benchmarks.sessions``) whose provider
+Each session is a 720p30 + 48 kHz mono synchroniser (as in ``benchmarks.fleet``) whose provider
 misbehaves on a seeded schedule: mostly real time, but now and then it writes half a second of
 audio at once (a burst), goes quiet for 250 or 600 ms (a stall), sends something malformed (NaN
 samples, a frame of odd size, a negative pts: each must raise a clear error and change nothing),
@@ -33,8 +33,10 @@ import numpy as np
 import trio
 
 import avsync
+from avsync._progress import ProgressBar
 
-from .sessions import CHUNK_SAMPLES, CHUNKS_PER_S, CONFIG, FPS, Progress, current_rss_mb, make_media
+from .endpoints import CHUNK_SAMPLES, CHUNKS_PER_S, CONFIG, FPS, make_media
+from .machine import current_rss_mb
 
 SEED = 7
 MAX_LEAD_S = 0.5  # the provider runs at most this far ahead of real time
@@ -107,7 +109,7 @@ async def misbehave(
 @functools.cache
 def shared_media() -> Any:
     """The providers' audio chunk and frames, made once and shared by every session (as in
-    ``benchmarks.sessions``), so that the figures are the synchroniser's: making them costs
+    ``benchmarks.fleet``), so that the figures are the synchroniser's: making them costs
     ~5 ms of loop time and 5.5 MB per session."""
     return make_media()
 
@@ -134,7 +136,7 @@ async def session(index: int, duration: float, outcome: Outcome) -> None:
 async def soak(sessions: int, duration: float) -> tuple[list[Outcome], float, float]:
     outcomes = [Outcome() for _ in range(sessions)]
     rss_before = current_rss_mb()
-    progress = Progress(f"soak {sessions} sessions", duration + 1)
+    progress = ProgressBar(duration + 1)
     started = trio.current_time()
     with trio.move_on_after(duration + 30):  # a deadlock would hold the run: give up then
         async with trio.open_nursery() as nursery:
@@ -144,14 +146,14 @@ async def soak(sessions: int, duration: float) -> tuple[list[Outcome], float, fl
             async def tick() -> None:
                 while True:
                     await trio.sleep(1)
-                    progress.update(trio.current_time() - started, 0.0)
+                    progress.update(trio.current_time() - started, f"soak {sessions} sessions")
 
             async with trio.open_nursery() as ticker:
                 ticker.start_soon(tick)
                 while not all(outcome.finished for outcome in outcomes):
                     await trio.sleep(0.2)
                 ticker.cancel_scope.cancel()
-    progress.done()
+    progress.close()
     return outcomes, rss_before, current_rss_mb()
 
 
