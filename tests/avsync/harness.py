@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from avsync._schedule import LATE_SLACK_S
 from avsync.testing import HEIGHT as HEIGHT
 from avsync.testing import MARK_MODULUS as MARK_MODULUS
 from avsync.testing import RATE as RATE
@@ -22,13 +23,14 @@ from avsync.testing import speech as speech
 
 
 def assert_frame_steps(pts: Sequence[int | None], step: int) -> None:
-    """Check video pts taken in real time: each step is one frame interval (``step`` on the
-    90 kHz clock), except after an emission that went out more than
+    """Check video pts taken in real time: each step is exactly one frame interval (``step`` on
+    the 90 kHz clock), except after an emission that went out more than
     :data:`avsync._schedule.LATE_SLACK_S` behind plan, which is stamped with the time it actually
-    went out: such a step is longer, never shorter. On a loaded machine a few emissions are late;
-    most steps must still be exact (a pts taken from the clock instead of the plan fails that).
+    went out: such a step is longer by more than that slack. How many emissions are late depends
+    on the machine's load; a step between the two (what pts read from a clock would give) never
+    is right.
     """
     assert all(value is not None for value in pts), pts
     steps = np.diff(np.array(pts, np.int64))
-    assert np.all(steps >= step), steps.tolist()
-    assert np.count_nonzero(steps == step) * 2 >= len(steps), steps.tolist()
+    late = step + round(LATE_SLACK_S * 90000) - 1  # (-1: both pts are rounded to the tick)
+    assert np.all((steps == step) | (steps >= late)), steps.tolist()

@@ -231,7 +231,7 @@ def test_cancelling_an_asyncio_task_leaves_nothing_behind(
 
         async def program() -> None:
             if touch_tracks:
-                tracks.extend(avsync.webrtc.tracks(sync))
+                tracks.extend([sync.audio_track, sync.video_track])
             for turn in range(3):
                 await sync.write_audio(np.full(RATE // 20, 1000 * (turn + 1), np.int16))
                 image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
