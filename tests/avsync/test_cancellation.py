@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 import trio
 import trio.testing
 from hypothesis import Phase, given, settings
@@ -214,6 +215,7 @@ def run_asyncio(main: Any) -> None:
     assert trio.run(trio.sleep, 0) is None
 
 
+@pytest.mark.realtime
 @settings(max_examples=6, deadline=None)
 @given(
     delay_ms=st.integers(0, 120),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 import trio
 
 from benchmarks.soak import soak
@@ -19,6 +20,7 @@ from benchmarks.soak import soak
 COLLAPSE_MS = 50.0
 
 
+@pytest.mark.realtime
 def test_short_soak_against_a_misbehaving_provider() -> None:
     # Hundreds of earlier tests leave a large heap; a full collection of it (tens of ms) in
     # the middle of a 3 s run would be the test process's pause, not the synchroniser's. So the
