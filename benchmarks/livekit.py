@@ -1,0 +1,498 @@
+"""LiveKit's ``rtc.AVSynchronizer`` and avsync's drop-in (:mod:`avsync.livekit`) side by side.
+
+    python -m benchmarks.livekit [--json livekit.json] [--runs 1]
+
+Both classes go through the same scenarios in one process, with the real ``livekit`` package
+and no server: the synchroniser feeds an ``rtc.AudioSource`` and an ``rtc.VideoSource``, and an
+observer reads them back through local tracks (``rtc.LocalAudioTrack.create_audio_track`` /
+``rtc.LocalVideoTrack.create_video_track``) and ``rtc.AudioStream`` / ``rtc.VideoStream``, which
+deliver audio as the source's native ticker plays it and video as it is captured.
+
+Marked media: every audio sample says which media sample it is (``avsync.testing.speech``:
+``±(1 + index % 30000)``, the sign giving the turn), every video frame carries its index and turn
+in 8x8 luma blocks (RGBA frames, converted by LiveKit on the way). The offset of a frame is
+(when the observer first sees it) - (when it hears the audio sample at the frame's timestamp);
+positive = video late.
+
+Scenarios (a real-time producer at 30 fps, 48 kHz mono, pushing each frame then its 1/30 s of
+audio, both with timestamps):
+
+- ``lockstep``: 3 s in lock-step;
+- ``stall``: 1.5 s, a 250 ms producer stall, the backlog pushed at once, then 1.5 s more (the
+  offset is taken after the backlog has been pushed);
+- ``clear``: the producer runs 120 ms ahead of real time, ``clear_queue()`` after 1 s, then a
+  second turn: old-turn frames and audio seen after ``clear_queue()`` returned;
+- ``reset``: ``reset()`` while frames are queued, then 0.5 s more pushed and
+  ``wait_for_playout()``: whether it returns (within 3 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from livekit import rtc
+
+from avsync.testing import MARK_MODULUS, speech, speech_runs
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "Observer",
+    "Offsets",
+    "audio_marker",
+    "main",
+    "read_video_marker",
+    "run_clear",
+    "run_lockstep",
+    "run_reset",
+    "run_stall",
+    "video_marker",
+]
+
+RATE = 48000
+FPS = 30
+WIDTH, HEIGHT = 64, 48
+BLOCK = 8
+STEP_SAMPLES = RATE // FPS  # 1600: the audio of one frame
+
+
+class LiveKitLike(Protocol):
+    """``rtc.AVSynchronizer``'s API, which both implementations have."""
+
+    async def push(
+        self, frame: rtc.VideoFrame | rtc.AudioFrame, timestamp: float | None = None
+    ) -> None: ...
+
+    async def clear_queue(self) -> None: ...
+
+    async def wait_for_playout(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+Factory = Callable[[rtc.AudioSource, rtc.VideoSource], LiveKitLike]
+
+
+def _livekit(audio: rtc.AudioSource, video: rtc.VideoSource) -> LiveKitLike:
+    return rtc.AVSynchronizer(audio_source=audio, video_source=video, video_fps=FPS)
+
+
+def _avsync(audio: rtc.AudioSource, video: rtc.VideoSource) -> LiveKitLike:
+    from avsync.livekit import AVSynchronizer
+
+    return AVSynchronizer(audio_source=audio, video_source=video, video_fps=FPS)
+
+
+IMPLEMENTATIONS: dict[str, Factory] = {"livekit": _livekit, "avsync": _avsync}
+
+
+# -- marked media ----------------------------------------------------------------------------------
+
+
+def video_marker(index: int, epoch: int = 0) -> rtc.VideoFrame:
+    """A WIDTH x HEIGHT RGBA frame: bits of ``index`` in the first two rows of 8x8 blocks, then
+    a white-black sync pair and the turn's parity; the rest mid-grey."""
+    image = np.full((HEIGHT, WIDTH, 4), 128, np.uint8)
+    image[..., 3] = 255
+    bits = [(index >> bit) & 1 for bit in range(16)] + [1, 0, epoch % 2]
+    for slot, bit in enumerate(bits):
+        row, col = divmod(slot, WIDTH // BLOCK)
+        image[row * BLOCK : (row + 1) * BLOCK, col * BLOCK : (col + 1) * BLOCK, :3] = 255 * bit
+    return rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.RGBA, image.tobytes())
+
+
+def read_video_marker(frame: rtc.VideoFrame) -> tuple[int, int] | None:
+    """(index, turn parity) of a marked frame; None for anything else (such as the black frames
+    a VideoSource sends before the first capture)."""
+    if frame.width != WIDTH or frame.height != HEIGHT:
+        return None
+    i420 = frame if frame.type == rtc.VideoBufferType.I420 else frame.convert(
+        rtc.VideoBufferType.I420
+    )
+    plane = i420.get_plane(0)
+    if plane is None:
+        return None
+    luma = np.frombuffer(plane, np.uint8)
+    stride = len(luma) // HEIGHT
+    rows = luma[: stride * HEIGHT].reshape(HEIGHT, stride)[:, :WIDTH]
+    half = BLOCK // 2
+    bits = []
+    for slot in range(19):
+        row, col = divmod(slot, WIDTH // BLOCK)
+        centre = rows[row * BLOCK + half - 2 : row * BLOCK + half + 2,
+                      col * BLOCK + half - 2 : col * BLOCK + half + 2]
+        bits.append(1 if float(centre.mean()) > 128 else 0)
+    if bits[16] != 1 or bits[17] != 0:
+        return None
+    return sum(bit << n for n, bit in enumerate(bits[:16])), bits[18]
+
+
+def audio_marker(step: int, epoch: int = 0) -> rtc.AudioFrame:
+    """The marked audio of frame ``step``: media samples ``step * 1600 ..`` (1/30 s)."""
+    samples = speech(step * STEP_SAMPLES, STEP_SAMPLES, epoch)
+    return rtc.AudioFrame(samples.tobytes(), RATE, 1, STEP_SAMPLES)
+
+
+# -- observing -------------------------------------------------------------------------------------
+
+
+class Observer:
+    """Reads an audio and a video source back through local tracks, noting arrival times."""
+
+    def __init__(self, audio: rtc.AudioSource, video: rtc.VideoSource) -> None:
+        self._audio_track = rtc.LocalAudioTrack.create_audio_track("observer-a", audio)
+        self._video_track = rtc.LocalVideoTrack.create_video_track("observer-v", video)
+        self.audio_stream = rtc.AudioStream.from_track(
+            track=self._audio_track, sample_rate=RATE, num_channels=1
+        )
+        self.video_stream = rtc.VideoStream.from_track(track=self._video_track)
+        #: (arrival, samples) of every audio tick
+        self.audio: list[tuple[float, npt.NDArray[np.int16]]] = []
+        #: (arrival, index, parity) of every marked frame
+        self.video: list[tuple[float, int, int]] = []
+        self._tasks = [
+            asyncio.create_task(self._read_audio()),
+            asyncio.create_task(self._read_video()),
+        ]
+
+    async def _read_audio(self) -> None:
+        async for event in self.audio_stream:
+            now = time.monotonic()
+            self.audio.append((now, np.frombuffer(event.frame.data, np.int16).copy()))
+
+    async def _read_video(self) -> None:
+        async for event in self.video_stream:
+            now = time.monotonic()
+            mark = read_video_marker(event.frame)
+            if mark is not None:
+                self.video.append((now, *mark))
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except BaseException:  # noqa: S110 - (cancelled)
+                pass
+        await self.audio_stream.aclose()
+        await self.video_stream.aclose()
+
+    def heard(self, parity: int = 0) -> dict[int, float]:
+        """When each media sample of the turns of ``parity`` was first heard: the arrival of
+        its tick plus its position in the tick. Media indexes are unwrapped (the marks repeat
+        every MARK_MODULUS samples) on the assumption that media time moves on by less than
+        half of that between two ticks."""
+        heard: dict[int, float] = {}
+        last = 0
+        for arrival, samples in self.audio:
+            for position, run_parity, media, count in speech_runs(samples):
+                if run_parity != parity:
+                    continue
+                base = last - last % MARK_MODULUS
+                candidates = (base - MARK_MODULUS + media, base + media, base + MARK_MODULUS + media)
+                start = min(candidates, key=lambda c: abs(c - last))
+                for n in range(count):
+                    heard.setdefault(start + n, arrival + (position + n) / RATE)
+                last = start + count
+        return heard
+
+    def shown(self, parity: int = 0) -> dict[int, float]:
+        """When each frame of the turns of ``parity`` was first seen."""
+        shown: dict[int, float] = {}
+        for arrival, index, mark_parity in self.video:
+            if mark_parity == parity:
+                shown.setdefault(index, arrival)
+        return shown
+
+    def offsets_ms(self, steps: Sequence[int], parity: int = 0, base: int = 0) -> list[float]:
+        """The offset of each frame of ``steps`` shown whose audio was heard, ms (frame
+        ``step`` shows media time ``(step - base) / FPS``)."""
+        heard = self.heard(parity)
+        shown = self.shown(parity)
+        offsets = []
+        for step in steps:
+            media = (step - base) * STEP_SAMPLES
+            if step in shown and media in heard:
+                offsets.append((shown[step] - heard[media]) * 1000)
+        return offsets
+
+
+@attrs.frozen
+class Offsets:
+    """The offsets of one run: median, p99 of |offset|, extremes, and frames measured."""
+
+    median_ms: float
+    p99_abs_ms: float
+    min_ms: float
+    max_ms: float
+    frames: int
+    expected: int
+
+    @classmethod
+    def of(cls, offsets: Sequence[float], expected: int) -> Offsets:
+        if not offsets:
+            return cls(math.nan, math.nan, math.nan, math.nan, 0, expected)
+        return cls(
+            statistics.median(offsets),
+            float(np.percentile(np.abs(offsets), 99)),
+            min(offsets),
+            max(offsets),
+            len(offsets),
+            expected,
+        )
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+
+class _Session:
+    def __init__(self, factory: Factory) -> None:
+        self.audio = rtc.AudioSource(RATE, 1)
+        self.video = rtc.VideoSource(WIDTH, HEIGHT)
+        self.observer = Observer(self.audio, self.video)
+        self.sync = factory(self.audio, self.video)
+
+    async def aclose(self) -> None:
+        await self.sync.aclose()
+        await self.observer.aclose()
+        await self.audio.aclose()
+        await self.video.aclose()
+
+
+async def _step(sync: LiveKitLike, step: int, epoch: int = 0, base: int = 0) -> None:
+    await sync.push(video_marker(step, epoch), (step - base) / FPS)
+    await sync.push(audio_marker(step - base, epoch), (step - base + 1) / FPS)
+
+
+async def _real_time(
+    sync: LiveKitLike, steps: range, start: float, epoch: int = 0, base: int = 0
+) -> None:
+    """Push ``steps`` each at ``start + (step - steps.start) / FPS`` (or as soon as it can)."""
+    for step in steps:
+        delay = start + (step - steps.start) / FPS - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await _step(sync, step, epoch, base)
+
+
+async def run_lockstep(factory: Factory, duration: float = 3.0) -> Offsets:
+    session = _Session(factory)
+    try:
+        await asyncio.sleep(0.1)
+        steps = range(round(duration * FPS))
+        await _real_time(session.sync, steps, time.monotonic())
+        await asyncio.sleep(0.3)
+        measured = steps[round(0.2 * FPS) :]  # (the start: LiveKit's pacer settling)
+        return Offsets.of(session.observer.offsets_ms(measured), len(measured))
+    finally:
+        await session.aclose()
+
+
+async def run_stall(factory: Factory, before: float = 1.5, after: float = 1.5) -> Offsets:
+    session = _Session(factory)
+    try:
+        await asyncio.sleep(0.1)
+        first = round(before * FPS)
+        stalled = round(0.25 * FPS)
+        total = first + round(after * FPS)
+        start = time.monotonic()
+        await _real_time(session.sync, range(first), start)
+        await asyncio.sleep(start + first / FPS + 0.25 - time.monotonic())  # the stall
+        for step in range(first, first + stalled):  # the backlog, at once
+            await _step(session.sync, step)
+        await _real_time(session.sync, range(first + stalled, total), start + (first + stalled) / FPS)
+        await asyncio.sleep(0.4)
+        measured = range(first + stalled + round(0.2 * FPS), total)  # after the backlog
+        return Offsets.of(session.observer.offsets_ms(measured), len(measured))
+    finally:
+        await session.aclose()
+
+
+@attrs.frozen
+class ClearResult:
+    stale_frames: int  #: old-turn frames first seen after clear_queue() returned
+    stale_audio_ms: float  #: old-turn audio heard after clear_queue() returned
+    clear_ms: float  #: how long clear_queue() took
+    new_turn_offset: Offsets  #: the second turn's offsets
+
+
+#: a tick or frame seen this soon after clear_queue() returned was already on its way (the
+#: observer's own delivery from the native thread), not handed over after it
+DELIVERY_GRACE_S = 0.002
+
+
+async def run_clear(factory: Factory, first_turn: float = 1.0, second_turn: float = 1.0) -> ClearResult:
+    session = _Session(factory)
+    observer = session.observer
+    try:
+        await asyncio.sleep(0.1)
+        steps = range(round(first_turn * FPS))
+        lead = 0.12
+        producer = asyncio.create_task(
+            _real_time(session.sync, range(steps.stop + 60), time.monotonic() - lead)
+        )
+        await asyncio.sleep(first_turn)
+        began = time.monotonic()
+        await session.sync.clear_queue()
+        cleared = time.monotonic()
+        producer.cancel()
+        try:
+            await producer
+        except asyncio.CancelledError:
+            pass
+        shown_before = {i for at, i, p in observer.video if p == 0 and at < cleared}
+        second = range(1000, 1000 + round(second_turn * FPS))
+        await _real_time(session.sync, second, time.monotonic(), epoch=1, base=1000)
+        await asyncio.sleep(0.4)
+        limit = cleared + DELIVERY_GRACE_S
+        stale_frames = len(
+            {i for at, i, p in observer.video if p == 0 and at > limit and i not in shown_before}
+        )
+        stale_samples = 0
+        for at, samples in observer.audio:
+            if at > limit:
+                stale_samples += sum(c for _, parity, _, c in speech_runs(samples) if parity == 0)
+        measured = second[round(0.2 * FPS) :]
+        offsets = Offsets.of(observer.offsets_ms(measured, parity=1, base=1000), len(measured))
+        return ClearResult(stale_frames, stale_samples / RATE * 1000, (cleared - began) * 1000, offsets)
+    finally:
+        await session.aclose()
+
+
+@attrs.frozen
+class ResetResult:
+    returned: bool  #: wait_for_playout() returned within the timeout
+    wait_ms: float  #: how long it took (or the timeout)
+    frames_after_reset: int  #: frames pushed after reset() that were seen
+
+
+async def run_reset(factory: Factory, timeout: float = 3.0) -> ResetResult:
+    session = _Session(factory)
+    try:
+        await asyncio.sleep(0.1)
+        start = time.monotonic()
+        # 0.5 s ahead of real time: frames are queued when reset() comes
+        await asyncio.wait_for(_real_time(session.sync, range(30), start - 0.5), timeout)
+        session.sync.reset()
+        after = range(30, 45)
+
+        async def push_on_and_wait() -> None:
+            await _real_time(session.sync, after, time.monotonic())
+            await session.sync.wait_for_playout()
+
+        began = time.monotonic()
+        try:
+            await asyncio.wait_for(push_on_and_wait(), timeout)
+            returned = True
+        except TimeoutError:
+            returned = False
+        waited = (time.monotonic() - began) * 1000
+        await asyncio.sleep(0.1)
+        seen = len({i for _, i, p in session.observer.video if i in after})
+        return ResetResult(returned, waited, seen)
+    finally:
+        await session.aclose()
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+
+async def run_all(names: Sequence[str], runs: int = 1) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name in names:
+        factory = IMPLEMENTATIONS[name]
+        per: dict[str, list[Any]] = {"lockstep": [], "stall": [], "clear": [], "reset": []}
+        for _ in range(runs):
+            print(f"{name}: lockstep", file=sys.stderr)
+            per["lockstep"].append(attrs.asdict(await run_lockstep(factory)))
+            print(f"{name}: stall", file=sys.stderr)
+            per["stall"].append(attrs.asdict(await run_stall(factory)))
+            print(f"{name}: clear", file=sys.stderr)
+            per["clear"].append(attrs.asdict(await run_clear(factory)))
+            print(f"{name}: reset", file=sys.stderr)
+            per["reset"].append(attrs.asdict(await run_reset(factory)))
+            gc.collect()
+        results[name] = per
+    return results
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:+.1f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    names = list(results)
+    rows: list[tuple[str, ...]] = [("", *names)]
+
+    def add(label: str, cell: Callable[[dict[str, Any]], str], scenario: str) -> None:
+        rows.append(
+            (label, *(" / ".join(cell(r) for r in results[n][scenario]) for n in names))
+        )
+
+    for scenario in ("lockstep", "stall"):
+        add(f"{scenario}: median offset ms", lambda r: _fmt(r["median_ms"]), scenario)
+        add(f"{scenario}: p99 |offset| ms", lambda r: _fmt(r["p99_abs_ms"]).lstrip("+"), scenario)
+        add(
+            f"{scenario}: offset range ms",
+            lambda r: f"{_fmt(r['min_ms'])}..{_fmt(r['max_ms'])}",
+            scenario,
+        )
+        add(f"{scenario}: frames measured", lambda r: f"{r['frames']}/{r['expected']}", scenario)
+    add("clear: stale frames after", lambda r: str(r["stale_frames"]), "clear")
+    add("clear: stale audio after, ms", lambda r: f"{r['stale_audio_ms']:.0f}", "clear")
+    add("clear: clear_queue() took, ms", lambda r: f"{r['clear_ms']:.1f}", "clear")
+    add(
+        "clear: next turn median / p99 ms",
+        lambda r: f"{_fmt(r['new_turn_offset']['median_ms'])} / "
+        f"{_fmt(r['new_turn_offset']['p99_abs_ms']).lstrip('+')}",
+        "clear",
+    )
+    add(
+        "reset: wait_for_playout()",
+        lambda r: f"returned in {r['wait_ms']:.0f} ms" if r["returned"] else "hung (3 s timeout)",
+        "reset",
+    )
+    add("reset: frames seen after reset()", lambda r: f"{r['frames_after_reset']}/15", "reset")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.livekit", description=__doc__)
+    parser.add_argument("--json", default="benchmark-results/livekit.json")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--only", choices=sorted(IMPLEMENTATIONS), action="append")
+    args = parser.parse_args(argv)
+    import livekit.rtc.version
+
+    names = args.only or ["livekit", "avsync"]
+    results = asyncio.run(run_all(names, args.runs))
+    print(f"livekit {livekit.rtc.version.__version__}, no server; positive offset = video late")
+    print(table(results))
+    if args.json:
+        from pathlib import Path
+
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2))
+        print(f"JSON: {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
