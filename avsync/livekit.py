@@ -61,7 +61,7 @@ except ImportError as error:  # pragma: no cover - exercised by tests/avsync/tes
     ) from error
 
 from . import aio
-from ._errors import SynchronizerClosed
+from ._errors import InvalidAudioError, SynchronizerClosed
 
 __all__ = ["AVSynchronizer"]
 
@@ -71,12 +71,13 @@ AUDIO_BUFFER_S = 1.0  #: push(audio) waits while this much is buffered (AudioSou
 #: producer is making idle video): the turn's speech is closed so that video runs on the clock
 IDLE_GAP_S = 0.25
 DEFAULT_LATENCY_S = 0.005  #: audio capture-to-heard latency assumed until it is measured
-LATENCY_WINDOW = 25  #: ticks the latency estimate is the median of
+LATENCY_WINDOW = 5  #: ticks the latency estimate is the median of (it moves in 10 ms steps)
 #: more capture-to-heard latency than this (the AudioSource's queue holds ticks it need not) is
 #: trimmed by leaving out a packet of silence; then not again until the estimate is renewed
 TRIM_ABOVE_S = 0.022
-#: a packet of silence this late (avsync's clock caught up after a pause) is left out
-SKIP_LATE_S = 0.05
+#: a packet of silence this late (the loop paused; avsync's clock caught up) is left out: the
+#: AudioSource would hold it on top of what it already holds
+SKIP_LATE_S = 0.012
 HEARD_STALL_S = 1.0  #: wait_for_playout gives up on the monitor after this long without a tick
 #: the stand-in image avsync schedules for each pushed video frame: its id in the first luma row
 PROXY_WIDTH, PROXY_HEIGHT = 16, 4  # (PyAV wraps a buffer 2 rows high as 0 rows)
@@ -99,6 +100,47 @@ def _proxy_id(frame: av.VideoFrame) -> int | None:
     return int.from_bytes(rows[0, :8].tobytes(), "little")
 
 
+class TickGrid:
+    """The times of a native AudioSource's ticks, from the times they are seen.
+
+    The ticker runs on a fixed 10 ms schedule in a native thread; a tick is seen some time later,
+    after the FFI has handed it to the asyncio loop, by a variable delay (usually well under
+    a millisecond, more when the loop is busy). The grid is where the fastest 5% of the last
+    2 s of sightings fall, modulo the period; :meth:`snap` maps a sighting to the tick it saw,
+    for a delay of up to 3/4 of a period.
+    """
+
+    SPAN = 200  #: sightings kept
+    EARLY = 0.25  #: (periods) a sighting this far before the grid still belongs to its tick
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._seen: deque[float] = deque(maxlen=self.SPAN)
+        self._grid: float | None = None
+        self._since = 0
+
+    def add(self, at: float) -> None:
+        """Note a tick seen at ``at``."""
+        self._seen.append(at)
+        self._since += 1
+        if self._grid is None or self._since >= 20 or len(self._seen) < 20:
+            self._since = 0
+            seen = np.fromiter(self._seen, np.float64, len(self._seen))
+            ref = seen[-1]
+            for _ in range(2):  # (the second pass centres the phases on their median)
+                delta = seen - ref
+                delta -= self.period * np.round(delta / self.period)
+                ref += float(np.median(delta))
+            self._grid = ref + float(np.percentile(delta, 5))
+
+    def snap(self, at: float) -> float:
+        """The time of the tick seen at ``at``."""
+        if self._grid is None:
+            return at
+        ticks = math.floor((at - self._grid) / self.period + self.EARLY)
+        return self._grid + ticks * self.period
+
+
 @attrs.define
 class _Captured:
     """Audio handed to the AudioSource: samples ``start ..`` of the capture stream."""
@@ -111,17 +153,19 @@ class _Captured:
 class _AudioLedger:
     """What was captured into the AudioSource and what its ticker has played of it.
 
-    Captured audio is numbered sample by sample (per channel) in capture order; the monitor
-    reports each tick it hears, which is matched against what was captured at the position the
-    ledger expects (a tick that matches nothing there, such as one still in flight from before
-    ``clear_queue()``, is looked for a little further and otherwise ignored). So ``heard`` is
-    counted, not estimated, and each tick gives one measurement of the capture-to-heard latency.
+    Captured audio is numbered sample by sample (per channel) in capture order. The monitor
+    reports each tick it hears (timed by the :class:`TickGrid`), and the tick is matched against
+    what was captured at the position the ledger expects; a tick that matches nothing there
+    (one still in flight from before ``clear_queue()``, say) is looked for a few ticks either
+    way and otherwise ignored. So ``heard`` is counted, not estimated, and each tick gives one
+    measurement of the capture-to-heard latency.
     """
 
     def __init__(self, channels: int, rate: int) -> None:
         self.channels = channels
         self.rate = rate
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.grid = TickGrid(PACKET_MS / 1000)
         self.reset()
 
     def reset(self) -> None:
@@ -155,12 +199,14 @@ class _AudioLedger:
     def on_tick(self, samples: Samples, at: float) -> None:
         """The monitor heard ``samples`` (interleaved) at ``at``."""
         count = len(samples) // self.channels
+        self.grid.add(at)
         start = self._find(samples, count)
         if start is None:
             return
         item = self._item_at(start)
         if item is not None:
-            self._latencies.append(at - item.emitted_at - (start - item.start) / self.rate)
+            played = self.grid.snap(at)
+            self._latencies.append(played - item.emitted_at - (start - item.start) / self.rate)
         self.heard = start + count
         self.last_heard_at = at
         keep_from = self.heard - 4 * count  # (a lost tick is looked for up to 3 ticks back)
@@ -416,7 +462,7 @@ class AVSynchronizer:
     async def _push_audio(self, frame: rtc.AudioFrame, timestamp: float | None) -> None:
         samples = np.frombuffer(frame.data, np.int16).copy()
         if frame.num_channels != self._channels:
-            raise ValueError(
+            raise InvalidAudioError(
                 f"audio frame has {frame.num_channels} channels, the AudioSource {self._channels}"
             )
         samples = samples.reshape(-1, self._channels)
@@ -554,7 +600,7 @@ class AVSynchronizer:
         if ledger.queued_s < 2 * PACKET_MS / 1000:
             return False
         # the latency estimate is a median: renew it before trimming again
-        self._trim_after = ledger.captured + LATENCY_WINDOW * self._rate * PACKET_MS // 1000
+        self._trim_after = ledger.captured + (LATENCY_WINDOW + 2) * self._rate * PACKET_MS // 1000
         return True
 
     async def _run_monitor(self, stream: rtc.AudioStream) -> None:

@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 from livekit import rtc
 
+from avsync.livekit import TickGrid
 from avsync.testing import MARK_MODULUS, speech, speech_runs
 
 __all__ = [
@@ -119,8 +120,8 @@ def read_video_marker(frame: rtc.VideoFrame) -> tuple[int, int] | None:
     a VideoSource sends before the first capture)."""
     if frame.width != WIDTH or frame.height != HEIGHT:
         return None
-    i420 = frame if frame.type == rtc.VideoBufferType.I420 else frame.convert(
-        rtc.VideoBufferType.I420
+    i420 = (
+        frame if frame.type == rtc.VideoBufferType.I420 else frame.convert(rtc.VideoBufferType.I420)
     )
     plane = i420.get_plane(0)
     if plane is None:
@@ -132,8 +133,10 @@ def read_video_marker(frame: rtc.VideoFrame) -> tuple[int, int] | None:
     bits = []
     for slot in range(19):
         row, col = divmod(slot, WIDTH // BLOCK)
-        centre = rows[row * BLOCK + half - 2 : row * BLOCK + half + 2,
-                      col * BLOCK + half - 2 : col * BLOCK + half + 2]
+        centre = rows[
+            row * BLOCK + half - 2 : row * BLOCK + half + 2,
+            col * BLOCK + half - 2 : col * BLOCK + half + 2,
+        ]
         bits.append(1 if float(centre.mean()) > 128 else 0)
     if bits[16] != 1 or bits[17] != 0:
         return None
@@ -186,25 +189,36 @@ class Observer:
         for task in self._tasks:
             try:
                 await task
-            except BaseException:  # noqa: S110 - (cancelled)
+            except BaseException:  # (cancelled)
                 pass
         await self.audio_stream.aclose()
         await self.video_stream.aclose()
 
+    def ticks(self) -> list[float]:
+        """When each audio tick was played: the native ticker's 10 ms schedule, fitted to the
+        arrivals (:class:`avsync.livekit.TickGrid`), so that the loop's delay in delivering a
+        tick to the observer is not counted as the synchroniser's."""
+        grid = TickGrid(0.01)
+        ticks = []
+        for arrival, _ in self.audio:
+            grid.add(arrival)
+            ticks.append(grid.snap(arrival))
+        return ticks
+
     def heard(self, parity: int = 0) -> dict[int, float]:
-        """When each media sample of the turns of ``parity`` was first heard: the arrival of
-        its tick plus its position in the tick. Media indexes are unwrapped (the marks repeat
-        every MARK_MODULUS samples) on the assumption that media time moves on by less than
-        half of that between two ticks."""
+        """When each media sample of the turns of ``parity`` was first heard: the time its tick
+        was played (:meth:`ticks`) plus its position in the tick. Media indexes are unwrapped
+        (the marks repeat every MARK_MODULUS samples) on the assumption that media time moves
+        on by less than half of that between two ticks."""
         heard: dict[int, float] = {}
         last = 0
-        for arrival, samples in self.audio:
+        for arrival, (_, samples) in zip(self.ticks(), self.audio, strict=True):
             for position, run_parity, media, count in speech_runs(samples):
                 if run_parity != parity:
                     continue
                 base = last - last % MARK_MODULUS
-                candidates = (base - MARK_MODULUS + media, base + media, base + MARK_MODULUS + media)
-                start = min(candidates, key=lambda c: abs(c - last))
+                candidates = (base - MARK_MODULUS, base, base + MARK_MODULUS)
+                start = media + min(candidates, key=lambda c: abs(c + media - last))
                 for n in range(count):
                     heard.setdefault(start + n, arrival + (position + n) / RATE)
                 last = start + count
@@ -273,29 +287,48 @@ class _Session:
         await self.video.aclose()
 
 
-async def _step(sync: LiveKitLike, step: int, epoch: int = 0, base: int = 0) -> None:
-    await sync.push(video_marker(step, epoch), (step - base) / FPS)
-    await sync.push(audio_marker(step - base, epoch), (step - base + 1) / FPS)
+async def _step(
+    sync: LiveKitLike, step: int, epoch: int = 0, base: int = 0, timestamps: bool = True
+) -> None:
+    video_time = (step - base) / FPS if timestamps else None
+    audio_time = (step - base + 1) / FPS if timestamps else None
+    await sync.push(video_marker(step, epoch), video_time)
+    await sync.push(audio_marker(step - base, epoch), audio_time)
 
 
 async def _real_time(
-    sync: LiveKitLike, steps: range, start: float, epoch: int = 0, base: int = 0
+    sync: LiveKitLike,
+    steps: range,
+    start: float,
+    epoch: int = 0,
+    base: int = 0,
+    timestamps: bool = True,
 ) -> None:
     """Push ``steps`` each at ``start + (step - steps.start) / FPS`` (or as soon as it can)."""
     for step in steps:
         delay = start + (step - steps.start) / FPS - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        await _step(sync, step, epoch, base)
+        await _step(sync, step, epoch, base, timestamps)
 
 
-async def run_lockstep(factory: Factory, duration: float = 3.0) -> Offsets:
+async def run_lockstep(
+    factory: Factory,
+    duration: float = 3.0,
+    *,
+    timestamps: bool = True,
+    check: Callable[[LiveKitLike], None] | None = None,
+) -> Offsets:
+    """The lock-step producer for ``duration``; ``check`` is called with the synchroniser at
+    the end (before it is closed)."""
     session = _Session(factory)
     try:
         await asyncio.sleep(0.1)
         steps = range(round(duration * FPS))
-        await _real_time(session.sync, steps, time.monotonic())
+        await _real_time(session.sync, steps, time.monotonic(), timestamps=timestamps)
         await asyncio.sleep(0.3)
+        if check is not None:
+            check(session.sync)
         measured = steps[round(0.2 * FPS) :]  # (the start: LiveKit's pacer settling)
         return Offsets.of(session.observer.offsets_ms(measured), len(measured))
     finally:
@@ -314,7 +347,8 @@ async def run_stall(factory: Factory, before: float = 1.5, after: float = 1.5) -
         await asyncio.sleep(start + first / FPS + 0.25 - time.monotonic())  # the stall
         for step in range(first, first + stalled):  # the backlog, at once
             await _step(session.sync, step)
-        await _real_time(session.sync, range(first + stalled, total), start + (first + stalled) / FPS)
+        resume = start + (first + stalled) / FPS
+        await _real_time(session.sync, range(first + stalled, total), resume)
         await asyncio.sleep(0.4)
         measured = range(first + stalled + round(0.2 * FPS), total)  # after the backlog
         return Offsets.of(session.observer.offsets_ms(measured), len(measured))
@@ -332,10 +366,12 @@ class ClearResult:
 
 #: a tick or frame seen this soon after clear_queue() returned was already on its way (the
 #: observer's own delivery from the native thread), not handed over after it
-DELIVERY_GRACE_S = 0.002
+DELIVERY_GRACE_S = 0.0015
 
 
-async def run_clear(factory: Factory, first_turn: float = 1.0, second_turn: float = 1.0) -> ClearResult:
+async def run_clear(
+    factory: Factory, first_turn: float = 1.0, second_turn: float = 1.0
+) -> ClearResult:
     session = _Session(factory)
     observer = session.observer
     try:
@@ -345,7 +381,7 @@ async def run_clear(factory: Factory, first_turn: float = 1.0, second_turn: floa
         producer = asyncio.create_task(
             _real_time(session.sync, range(steps.stop + 60), time.monotonic() - lead)
         )
-        await asyncio.sleep(first_turn)
+        await asyncio.sleep(first_turn + 0.5 / FPS)  # (between two frames of a pacer)
         began = time.monotonic()
         await session.sync.clear_queue()
         cleared = time.monotonic()
@@ -368,7 +404,8 @@ async def run_clear(factory: Factory, first_turn: float = 1.0, second_turn: floa
                 stale_samples += sum(c for _, parity, _, c in speech_runs(samples) if parity == 0)
         measured = second[round(0.2 * FPS) :]
         offsets = Offsets.of(observer.offsets_ms(measured, parity=1, base=1000), len(measured))
-        return ClearResult(stale_frames, stale_samples / RATE * 1000, (cleared - began) * 1000, offsets)
+        stale_ms = stale_samples / RATE * 1000
+        return ClearResult(stale_frames, stale_ms, (cleared - began) * 1000, offsets)
     finally:
         await session.aclose()
 
@@ -439,9 +476,7 @@ def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = [("", *names)]
 
     def add(label: str, cell: Callable[[dict[str, Any]], str], scenario: str) -> None:
-        rows.append(
-            (label, *(" / ".join(cell(r) for r in results[n][scenario]) for n in names))
-        )
+        rows.append((label, *(" / ".join(cell(r) for r in results[n][scenario]) for n in names)))
 
     for scenario in ("lockstep", "stall"):
         add(f"{scenario}: median offset ms", lambda r: _fmt(r["median_ms"]), scenario)
@@ -457,8 +492,10 @@ def table(results: dict[str, Any]) -> str:
     add("clear: clear_queue() took, ms", lambda r: f"{r['clear_ms']:.1f}", "clear")
     add(
         "clear: next turn median / p99 ms",
-        lambda r: f"{_fmt(r['new_turn_offset']['median_ms'])} / "
-        f"{_fmt(r['new_turn_offset']['p99_abs_ms']).lstrip('+')}",
+        lambda r: (
+            f"{_fmt(r['new_turn_offset']['median_ms'])} / "
+            f"{_fmt(r['new_turn_offset']['p99_abs_ms']).lstrip('+')}"
+        ),
         "clear",
     )
     add(
