@@ -21,12 +21,15 @@ is shown when its audio is *heard* instead of being paced at ``video_fps``:
   video frame to ``video_source.capture_frame()``, untouched (the very ``rtc.VideoFrame`` that
   was pushed: avsync schedules a tiny stand-in image that names it, so no pixel is converted).
 - **The AudioSource's own queue**: a native ``AudioSource`` (``queue_size_ms > 0``) plays what
-  it holds in 10 ms ticks, so audio is heard some milliseconds after it is captured (the
-  phase of its ticker, plus 10 ms for every tick that found it empty). A monitor stream on the
-  source (a local track, never published) sees every tick; each one is matched sample for
-  sample against what was captured, which gives the exact moment each captured sample is heard.
-  Video is captured that much after avsync emits it, so what the published tracks carry is in
-  sync, not only what avsync emits.
+  it holds in 10 ms ticks from a thread of its own, so audio is heard some milliseconds after
+  it is captured. A monitor stream on the source (a local track, never published) sees every
+  tick; each is matched sample for sample against what was captured, which gives when each
+  captured sample is heard (the ticks timed on the ticker's 10 ms grid, not when the loop got
+  round to them). Video is captured that much after avsync emits it, so what the tracks carry
+  is in sync, not only what avsync emits. While there is no speech, packets of silence are
+  added or left out so that the queue holds about ``QUEUE_TARGET_S`` (30 ms) ahead of the
+  ticker: the publishing task may run that late (a busy loop, a loaded machine) before the
+  ticker finds the queue empty, which would put the audio a tick later.
 - :meth:`clear_queue` is a barge-in: avsync's epoch flush, the source's native queue cleared,
   and nothing of the old turn captured once it returns.
 - :meth:`wait_for_playout` returns once the monitor has heard the last sample pushed.
@@ -44,9 +47,10 @@ import asyncio
 import contextlib
 import itertools
 import math
-import statistics
 import time
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 import attrs
 import av
@@ -71,13 +75,12 @@ AUDIO_BUFFER_S = 1.0  #: push(audio) waits while this much is buffered (AudioSou
 #: producer is making idle video): the turn's speech is closed so that video runs on the clock
 IDLE_GAP_S = 0.25
 DEFAULT_LATENCY_S = 0.005  #: audio capture-to-heard latency assumed until it is measured
-LATENCY_WINDOW = 5  #: ticks the latency estimate is the median of (it moves in 10 ms steps)
-#: more capture-to-heard latency than this (the AudioSource's queue holds ticks it need not) is
-#: trimmed by leaving out a packet of silence; then not again until the estimate is renewed
-TRIM_ABOVE_S = 0.022
-#: a packet of silence this late (the loop paused; avsync's clock caught up) is left out: the
-#: AudioSource would hold it on top of what it already holds
-SKIP_LATE_S = 0.012
+LATENCY_WINDOW = 5  #: ticks the latency estimate is the least of (it moves in 10 ms steps)
+#: how much audio the AudioSource's queue is kept holding ahead of its ticker: the publishing
+#: task may be this late (the loop busy, the machine loaded) before the ticker finds the queue
+#: empty and the audio latency jumps by a tick. Held by adding or leaving out packets of
+#: silence while there is no speech; during speech nothing is added or left out.
+QUEUE_TARGET_S = 0.03
 HEARD_STALL_S = 1.0  #: wait_for_playout gives up on the monitor after this long without a tick
 #: the stand-in image avsync schedules for each pushed video frame: its id in the first luma row
 PROXY_WIDTH, PROXY_HEIGHT = 16, 4  # (PyAV wraps a buffer 2 rows high as 0 rows)
@@ -147,7 +150,8 @@ class _Captured:
 
     start: int
     samples: Samples  #: interleaved int16
-    emitted_at: float  #: when avsync emitted its first sample (time.monotonic())
+    emitted_at: float  #: when avsync emitted its first sample (time.monotonic()); NaN: filler
+    shift: float  #: the ledger's ``shift`` when it was captured
 
 
 class _AudioLedger:
@@ -172,6 +176,9 @@ class _AudioLedger:
         """Forget everything captured (the source's queue was cleared); waiters are released."""
         self.captured = 0
         self.heard = 0
+        self.sound_end = 0  #: end of the last packet captured that was not all silence
+        self.shift = 0.0  #: seconds of silence added to the queue, less those left out
+        self._latencies.clear()
         self.last_heard_at = time.monotonic()
         self._pending: deque[_Captured] = deque()
         for _, waiter in getattr(self, "_waiters", ()):
@@ -181,20 +188,30 @@ class _AudioLedger:
 
     @property
     def queued_s(self) -> float:
-        """Audio captured but not yet heard, seconds."""
-        return (self.captured - self.heard) / self.rate
+        """Audio captured and not yet heard, seconds, up to the end of the last packet that was
+        not silence (the silence filling the gaps is not counted)."""
+        return max(0, self.sound_end - self.heard) / self.rate
 
     def latency(self) -> float:
-        """The median of the latest capture-to-heard latencies (s): how long after avsync
-        emits a sample it is heard."""
+        """How long after avsync emits a sample it is heard (s): the least of the latest
+        measurements. (A tick delivered so late that it is taken for the next one reads 10 ms
+        too high, never too low; a real rise, a tick that found the queue empty, shows once
+        every one of them has risen.)"""
         if not self._latencies:
-            return DEFAULT_LATENCY_S
-        return statistics.median(self._latencies)
+            return DEFAULT_LATENCY_S + self.shift
+        return min(self._latencies) + self.shift
+
+    def shifted(self, seconds: float) -> None:
+        """Audio captured from now on will be heard ``seconds`` later than the audio captured
+        so far (silence was added to the queue, or left out: -)."""
+        self.shift += seconds
 
     def capture(self, samples: Samples, emitted_at: float) -> None:
         """Note ``samples`` (interleaved), emitted by avsync at ``emitted_at``, as captured."""
-        self._pending.append(_Captured(self.captured, samples, emitted_at))
+        self._pending.append(_Captured(self.captured, samples, emitted_at, self.shift))
         self.captured += len(samples) // self.channels
+        if samples.any():
+            self.sound_end = self.captured
 
     def on_tick(self, samples: Samples, at: float) -> None:
         """The monitor heard ``samples`` (interleaved) at ``at``."""
@@ -204,9 +221,10 @@ class _AudioLedger:
         if start is None:
             return
         item = self._item_at(start)
-        if item is not None:
+        if item is not None and not math.isnan(item.emitted_at):
             played = self.grid.snap(at)
-            self._latencies.append(played - item.emitted_at - (start - item.start) / self.rate)
+            latency = played - item.emitted_at - (start - item.start) / self.rate
+            self._latencies.append(latency - item.shift)  # (as if nothing had been shifted)
         self.heard = start + count
         self.last_heard_at = at
         keep_from = self.heard - 4 * count  # (a lost tick is looked for up to 3 ticks back)
@@ -329,7 +347,6 @@ class AVSynchronizer:
         )
         self._ledger = _AudioLedger(self._channels, self._rate)
         self._last_emitted_at = -math.inf  #: avsync emit time of the newest audio packet taken
-        self._trim_after = 0  #: no trimming until the monitor has heard this far
         self._closing = False
         self._origin = math.inf  #: output time 0 of avsync, on time.monotonic()
         # video: frames pushed and not yet captured, by stand-in id
@@ -349,6 +366,7 @@ class AVSynchronizer:
         self._last_audio_time = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._monitor: rtc.AudioStream | None = None
+        self._failure: BaseException | None = None  #: why a publishing task ended
         self._started = self._loop.create_task(self._start(), name="avsync.livekit start")
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -359,40 +377,58 @@ class AVSynchronizer:
         self._monitor = rtc.AudioStream.from_track(
             track=track, sample_rate=self._rate, num_channels=self._channels
         )
-        for name, coroutine in (
-            ("monitor", self._run_monitor(self._monitor)),
-            ("audio", self._run_audio()),
-            ("video", self._run_video()),
-            ("video capture", self._run_video_capture()),
-        ):
-            self._tasks.append(self._loop.create_task(coroutine, name=f"avsync.livekit {name}"))
+        self._spawn("monitor", self._run_monitor(self._monitor))
+        self._spawn("audio", self._run_audio())
+        self._spawn("video", self._run_video())
+        self._spawn("video capture", self._run_video_capture())
 
-    async def _ready(self) -> None:
+    def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coroutine, name=f"avsync.livekit {name}")
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A publishing task ended: unless closing, that is a failure (the source was closed,
+        say); calls raise ``SynchronizerClosed`` from then on, with it as the cause."""
+        if task.cancelled() or self._closing:
+            return
+        error = task.exception()
+        self._failure = error or RuntimeError(f"{task.get_name()} ended")
+        self._loop.call_exception_handler(
+            {"message": f"{task.get_name()} failed", "exception": self._failure, "task": task}
+        )
+
+    def _check_open(self) -> None:
+        if self._failure is not None:
+            raise SynchronizerClosed(f"the synchroniser failed: {self._failure!r}") from (
+                self._failure
+            )
         if self._closing:
             raise SynchronizerClosed("the synchroniser is closed")
+
+    async def _ready(self) -> None:
+        self._check_open()
         if not self._started.done():
             await asyncio.shield(self._started)
         self._started.result()
+        self._check_open()
 
     async def aclose(self) -> None:
-        """Stop: the publishing tasks end, avsync closes (calls raise ``SynchronizerClosed``);
-        the sources stay open (they are the caller's). Idempotent."""
+        """Stop: the publishing tasks end, avsync closes (calls raise ``SynchronizerClosed``,
+        and pushes still waiting end with it); the sources stay open (they are the caller's).
+        Idempotent. Nothing queued is captured any more once it has begun."""
         self._closing = True
-        if not self._started.done():
-            self._started.cancel()
-        with contextlib.suppress(BaseException):
-            await self._started
-        for task in self._tasks:
+        tasks = [self._started, *self._tasks]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.wait(tasks)
         self._tasks.clear()
         if self._monitor is not None:
-            with contextlib.suppress(Exception):
-                await self._monitor.aclose()
-            self._monitor = None
+            monitor, self._monitor = self._monitor, None
+            await monitor.aclose()
         self._ledger.reset()
+        self._due_video.clear()
+        self._frames.clear()
         await self._sync.aclose()
 
     # -- properties ------------------------------------------------------------------------------
@@ -484,9 +520,9 @@ class AVSynchronizer:
         """The turn's speech was closed (wait_for_playout, idle video): once its audio has been
         emitted, begin the next turn for the audio that follows."""
         async with self._new_turn_lock:
-            if self._turn is turn and turn.ended:
+            if self._sync.epoch == turn.epoch and turn.ended:
                 await self._sync.wait_for_playout()
-                if self._turn is turn:
+                if self._sync.epoch == turn.epoch:  # (not if clear_queue() came meanwhile)
                     await self._sync.start_turn()
             return self._current_turn()
 
@@ -522,7 +558,6 @@ class AVSynchronizer:
             self._frames.clear()
             self._due_video.clear()
             self._ledger.reset()
-            self._trim_after = 0
 
     async def wait_for_playout(self) -> None:
         """Return once all the audio pushed so far has been heard: emitted by avsync, captured,
@@ -539,15 +574,15 @@ class AVSynchronizer:
             await self._sync.wait_for_playout()
         done_at = time.monotonic()
         # what avsync emitted up to now is captured within a packet: then wait until heard
-        while not self._closing and generation == self._generation:
-            if self._last_emitted_at >= done_at - PACKET_MS / 2000:
-                break
+        while self._last_emitted_at < done_at - PACKET_MS / 2000:
+            if generation != self._generation or time.monotonic() > done_at + HEARD_STALL_S:
+                return  # (a clear_queue(); or the audio task has stopped: do not hang)
+            self._check_open()
             await asyncio.sleep(PACKET_MS / 4000)
-        if generation != self._generation or self._closing:
-            return
         position = self._ledger.captured
         waiter = self._ledger.wait_heard(position)
-        while not waiter.done() and generation == self._generation and not self._closing:
+        while not waiter.done() and generation == self._generation:
+            self._check_open()
             stalled = time.monotonic() - self._ledger.last_heard_at
             if stalled > HEARD_STALL_S:  # the monitor has stopped: do not hang
                 break
@@ -582,26 +617,25 @@ class AVSynchronizer:
                 if generation != self._generation:
                     continue  # taken before clear_queue(): of the old turn
                 self._last_emitted_at = emitted_at
-                if not samples.any() and self._leave_out(now - emitted_at):
-                    continue
-                count = len(samples) // self._channels
-                out = rtc.AudioFrame(samples.tobytes(), self._rate, self._channels, count)
-                self._ledger.capture(samples, emitted_at)
-                await self._audio_source.capture_frame(out)
+                ledger = self._ledger
+                queued = (ledger.captured - ledger.heard) / self._rate
+                silence = not samples.any()
+                packet = len(samples) / self._channels / self._rate
+                if silence and queued > QUEUE_TARGET_S + 1.5 * packet:
+                    ledger.shifted(-packet)
+                    continue  # the queue holds more than it needs: leave this silence out
+                if silence and queued < QUEUE_TARGET_S - packet / 2:
+                    ledger.shifted(packet)
+                    await self._capture(samples, math.nan)  # fill the queue up with silence
+                await self._capture(samples, emitted_at)
 
-    def _leave_out(self, lateness: float) -> bool:
-        """Whether to leave out a packet of silence ``lateness`` s behind its emit time, to keep
-        the AudioSource's queue (and so the audio latency) short."""
-        ledger = self._ledger
-        if lateness > SKIP_LATE_S:
-            return True
-        if ledger.heard < self._trim_after or ledger.latency() <= TRIM_ABOVE_S:
-            return False
-        if ledger.queued_s < 2 * PACKET_MS / 1000:
-            return False
-        # the latency estimate is a median: renew it before trimming again
-        self._trim_after = ledger.captured + (LATENCY_WINDOW + 2) * self._rate * PACKET_MS // 1000
-        return True
+    async def _capture(self, samples: Samples, emitted_at: float) -> None:
+        """Hand ``samples`` (interleaved; emitted by avsync at ``emitted_at``, NaN for silence
+        of our own) to the AudioSource."""
+        count = len(samples) // self._channels
+        frame = rtc.AudioFrame(samples.tobytes(), self._rate, self._channels, count)
+        self._ledger.capture(samples, emitted_at)
+        await self._audio_source.capture_frame(frame)
 
     async def _run_monitor(self, stream: rtc.AudioStream) -> None:
         async for event in stream:
@@ -644,6 +678,8 @@ class AVSynchronizer:
             _, generation, frame, timestamp = self._due_video.popleft()
             if generation != self._generation:
                 continue
+            # (not stamped with its due time: the native source passes capture timestamps
+            # through a filter that aligns them with its own clock, slowly)
             self._video_source.capture_frame(frame)
             self._send_times.append(time.monotonic())
             if timestamp is not None:

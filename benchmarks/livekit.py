@@ -153,7 +153,8 @@ def audio_marker(step: int, epoch: int = 0) -> rtc.AudioFrame:
 
 
 class Observer:
-    """Reads an audio and a video source back through local tracks, noting arrival times."""
+    """Reads an audio and a video source back through local tracks, noting when each audio tick
+    was played and when each frame was captured."""
 
     def __init__(self, audio: rtc.AudioSource, video: rtc.VideoSource) -> None:
         self._audio_track = rtc.LocalAudioTrack.create_audio_track("observer-a", audio)
@@ -164,8 +165,11 @@ class Observer:
         self.video_stream = rtc.VideoStream.from_track(track=self._video_track)
         #: (arrival, samples) of every audio tick
         self.audio: list[tuple[float, npt.NDArray[np.int16]]] = []
-        #: (arrival, index, parity) of every marked frame
+        #: (capture timestamp, index, parity) of every marked frame
         self.video: list[tuple[float, int, int]] = []
+        #: when the observer got each of them (the capture call, plus the FFI's and the
+        #: loop's delay in delivering it)
+        self.video_arrivals: list[float] = []
         self._tasks = [
             asyncio.create_task(self._read_audio()),
             asyncio.create_task(self._read_video()),
@@ -180,8 +184,13 @@ class Observer:
         async for event in self.video_stream:
             now = time.monotonic()
             mark = read_video_marker(event.frame)
-            if mark is not None:
-                self.video.append((now, *mark))
+            if mark is None:
+                continue
+            # the capture timestamp the frame carries into WebRTC (CLOCK_MONOTONIC, us: the
+            # time of the capture call unless the caller gave one)
+            stamp = event.timestamp_us / 1e6
+            self.video.append((stamp if abs(now - stamp) < 1.0 else now, *mark))
+            self.video_arrivals.append(now)
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -197,12 +206,18 @@ class Observer:
     def ticks(self) -> list[float]:
         """When each audio tick was played: the native ticker's 10 ms schedule, fitted to the
         arrivals (:class:`avsync.livekit.TickGrid`), so that the loop's delay in delivering a
-        tick to the observer is not counted as the synchroniser's."""
+        tick to the observer is not counted as the synchroniser's (the native ticker runs in
+        a thread of its own)."""
         grid = TickGrid(0.01)
         ticks = []
         for arrival, _ in self.audio:
             grid.add(arrival)
             ticks.append(grid.snap(arrival))
+        # A tick delivered more than 3/4 of a period late snaps to a later tick; the ones
+        # delivered with it, after a pause of the loop, show where it belongs: no tick was
+        # played later than a period before the next one.
+        for n in range(len(ticks) - 2, -1, -1):
+            ticks[n] = min(ticks[n], ticks[n + 1] - 0.01)
         return ticks
 
     def heard(self, parity: int = 0) -> dict[int, float]:
@@ -224,53 +239,130 @@ class Observer:
                 last = start + count
         return heard
 
-    def shown(self, parity: int = 0) -> dict[int, float]:
-        """When each frame of the turns of ``parity`` was first seen."""
+    def shown(self, parity: int = 0, *, arrivals: bool = False) -> dict[int, float]:
+        """When each frame of the turns of ``parity`` was first shown: its capture timestamp
+        (the time WebRTC sends it with), or with ``arrivals`` when the observer got it."""
         shown: dict[int, float] = {}
-        for arrival, index, mark_parity in self.video:
+        for (stamp, index, mark_parity), arrival in zip(
+            self.video, self.video_arrivals, strict=True
+        ):
             if mark_parity == parity:
-                shown.setdefault(index, arrival)
+                shown.setdefault(index, arrival if arrivals else stamp)
         return shown
 
-    def offsets_ms(self, steps: Sequence[int], parity: int = 0, base: int = 0) -> list[float]:
+    def offsets_ms(
+        self, steps: Sequence[int], parity: int = 0, base: int = 0, *, arrivals: bool = False
+    ) -> list[float]:
         """The offset of each frame of ``steps`` shown whose audio was heard, ms (frame
-        ``step`` shows media time ``(step - base) / FPS``)."""
+        ``step`` shows media time ``(step - base) / FPS``); see :meth:`shown`."""
+        return [offset for _, offset in self.frame_offsets(steps, parity, base, arrivals=arrivals)]
+
+    def frame_offsets(
+        self, steps: Sequence[int], parity: int = 0, base: int = 0, *, arrivals: bool = False
+    ) -> list[tuple[float, float]]:
+        """(when shown, offset in ms) of each frame of ``steps`` shown whose audio was heard."""
         heard = self.heard(parity)
-        shown = self.shown(parity)
+        shown = self.shown(parity, arrivals=arrivals)
         offsets = []
         for step in steps:
             media = (step - base) * STEP_SAMPLES
             if step in shown and media in heard:
-                offsets.append((shown[step] - heard[media]) * 1000)
+                offsets.append((shown[step], (shown[step] - heard[media]) * 1000))
         return offsets
+
+    def measure(
+        self, steps: Sequence[int], lag: LoopLag, parity: int = 0, base: int = 0
+    ) -> Offsets:
+        """The :class:`Offsets` of ``steps``, those of frames that went through while the
+        process was starved (``lag``) set apart."""
+        frames = self.frame_offsets(steps, parity, base)
+        kept = [offset for at, offset in frames if not lag.starved(at)]
+        return Offsets.of(kept, len(steps), starved=len(frames) - len(kept), all_frames=frames)
 
 
 @attrs.frozen
 class Offsets:
-    """The offsets of one run: median, p99 of |offset|, extremes, and frames measured."""
+    """The offsets of one run, over the frames that went through while the process ran
+    (median, p99 of |offset|, extremes, how many), and over every frame measured."""
 
     median_ms: float
     p99_abs_ms: float
     min_ms: float
     max_ms: float
-    frames: int
-    expected: int
+    frames: int  #: frames counted (shown, heard, not starved)
+    expected: int  #: frames pushed in the measured stretch
+    starved: int = 0  #: frames set apart: the process was starved while they went through
+    all_median_ms: float = math.nan  #: over every frame measured, starved or not
+    all_p99_abs_ms: float = math.nan
 
     @classmethod
-    def of(cls, offsets: Sequence[float], expected: int) -> Offsets:
-        if not offsets:
-            return cls(math.nan, math.nan, math.nan, math.nan, 0, expected)
+    def of(
+        cls,
+        offsets: Sequence[float],
+        expected: int,
+        *,
+        starved: int = 0,
+        all_frames: Sequence[tuple[float, float]] | None = None,
+    ) -> Offsets:
+        every = [o for _, o in all_frames] if all_frames is not None else list(offsets)
+        all_median, all_p99 = _median_p99(every)
+        median, p99 = _median_p99(offsets)
         return cls(
-            statistics.median(offsets),
-            float(np.percentile(np.abs(offsets), 99)),
-            min(offsets),
-            max(offsets),
+            median,
+            p99,
+            min(offsets, default=math.nan),
+            max(offsets, default=math.nan),
             len(offsets),
             expected,
+            starved,
+            all_median,
+            all_p99,
         )
 
 
+def _median_p99(offsets: Sequence[float]) -> tuple[float, float]:
+    if not offsets:
+        return math.nan, math.nan
+    return statistics.median(offsets), float(np.percentile(np.abs(offsets), 99))
+
+
 # -- scenarios -------------------------------------------------------------------------------------
+
+
+class LoopLag:
+    """Watches for the process being kept from running (by a loaded machine, or by itself): a
+    task sleeps 5 ms at a time, and each wake-up more than STALL_MS late is a stall, from when
+    it should have woken to when it did."""
+
+    STALL_MS = 5.0
+
+    def __init__(self) -> None:
+        self.worst_ms = 0.0
+        self.stalls: list[tuple[float, float]] = []
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            planned = time.monotonic() + 0.005
+            await asyncio.sleep(0.005)
+            woke = time.monotonic()
+            late_ms = (woke - planned) * 1000
+            self.worst_ms = max(self.worst_ms, late_ms)
+            if late_ms > self.STALL_MS:
+                self.stalls.append((planned, woke))
+
+    def stop(self) -> float:
+        self._task.cancel()
+        return self.worst_ms
+
+    def starved(self, at: float, before: float = 0.05, after: float = 0.002) -> bool:
+        """Whether a stall overlaps ``at - before .. at + after`` (a frame shown at ``at`` went
+        through the synchroniser in that time)."""
+        return any(start < at + after and end > at - before for start, end in self.stalls)
+
+
+#: the worst loop lag of the last scenario run (see :class:`LoopLag`), ms
+last_loop_lag_ms = 0.0
 
 
 class _Session:
@@ -279,8 +371,11 @@ class _Session:
         self.video = rtc.VideoSource(WIDTH, HEIGHT)
         self.observer = Observer(self.audio, self.video)
         self.sync = factory(self.audio, self.video)
+        self.lag = LoopLag()
 
     async def aclose(self) -> None:
+        global last_loop_lag_ms
+        last_loop_lag_ms = self.lag.stop()
         await self.sync.aclose()
         await self.observer.aclose()
         await self.audio.aclose()
@@ -330,7 +425,7 @@ async def run_lockstep(
         if check is not None:
             check(session.sync)
         measured = steps[round(0.2 * FPS) :]  # (the start: LiveKit's pacer settling)
-        return Offsets.of(session.observer.offsets_ms(measured), len(measured))
+        return session.observer.measure(measured, session.lag)
     finally:
         await session.aclose()
 
@@ -351,7 +446,7 @@ async def run_stall(factory: Factory, before: float = 1.5, after: float = 1.5) -
         await _real_time(session.sync, range(first + stalled, total), resume)
         await asyncio.sleep(0.4)
         measured = range(first + stalled + round(0.2 * FPS), total)  # after the backlog
-        return Offsets.of(session.observer.offsets_ms(measured), len(measured))
+        return session.observer.measure(measured, session.lag)
     finally:
         await session.aclose()
 
@@ -403,7 +498,7 @@ async def run_clear(
             if at > limit:
                 stale_samples += sum(c for _, parity, _, c in speech_runs(samples) if parity == 0)
         measured = second[round(0.2 * FPS) :]
-        offsets = Offsets.of(observer.offsets_ms(measured, parity=1, base=1000), len(measured))
+        offsets = observer.measure(measured, session.lag, parity=1, base=1000)
         stale_ms = stale_samples / RATE * 1000
         return ClearResult(stale_frames, stale_ms, (cleared - began) * 1000, offsets)
     finally:
@@ -486,7 +581,16 @@ def table(results: dict[str, Any]) -> str:
             lambda r: f"{_fmt(r['min_ms'])}..{_fmt(r['max_ms'])}",
             scenario,
         )
-        add(f"{scenario}: frames measured", lambda r: f"{r['frames']}/{r['expected']}", scenario)
+        add(
+            f"{scenario}: frames counted (+starved)",
+            lambda r: f"{r['frames']}/{r['expected']} (+{r['starved']})",
+            scenario,
+        )
+        add(
+            f"{scenario}: every frame: median / p99",
+            lambda r: f"{_fmt(r['all_median_ms'])} / {_fmt(r['all_p99_abs_ms']).lstrip('+')}",
+            scenario,
+        )
     add("clear: stale frames after", lambda r: str(r["stale_frames"]), "clear")
     add("clear: stale audio after, ms", lambda r: f"{r['stale_audio_ms']:.0f}", "clear")
     add("clear: clear_queue() took, ms", lambda r: f"{r['clear_ms']:.1f}", "clear")

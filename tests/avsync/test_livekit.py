@@ -36,6 +36,8 @@ pytestmark = pytest.mark.realtime
 T = TypeVar("T")
 MEDIAN_LIMIT_MS = 5.0
 P99_LIMIT_MS = 12.0
+STARVED_MS = 20.0
+STARVED_SHARE = 0.2
 
 
 def run(main: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
@@ -54,10 +56,39 @@ def run(main: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
     return result
 
 
-def assert_in_sync(offsets: scenarios.Offsets) -> None:
-    assert offsets.frames >= offsets.expected - 2, offsets  # (every frame is shown)
-    assert abs(offsets.median_ms) <= MEDIAN_LIMIT_MS, offsets
-    assert offsets.p99_abs_ms <= P99_LIMIT_MS, offsets
+def in_sync(offsets: scenarios.Offsets) -> bool:
+    return (
+        offsets.frames + offsets.starved >= offsets.expected - 2  # (every frame is shown)
+        and offsets.starved <= STARVED_SHARE * offsets.expected
+        and abs(offsets.median_ms) <= MEDIAN_LIMIT_MS
+        and abs(offsets.all_median_ms) <= MEDIAN_LIMIT_MS
+        and offsets.p99_abs_ms <= P99_LIMIT_MS
+    )
+
+
+def measured(scenario: Callable[[], Awaitable[scenarios.Offsets]]) -> scenarios.Offsets:
+    """Run ``scenario`` and assert the limits.
+
+    The machine is shared, so the process is sometimes kept from running for a while; a frame
+    that went through the synchroniser during such a stall (seen by
+    :class:`benchmarks.livekit.LoopLag`: a 5 ms sleep that woke more than 5 ms late) says
+    nothing about it and is not counted in the p99, but at most STARVED_SHARE of the frames
+    may be set apart that way (the median counts them all). A run that misses the limits while
+    starved longer than STARVED_MS at once is run once more."""
+    offsets = run(scenario)
+    lag = scenarios.last_loop_lag_ms
+    if not in_sync(offsets) and lag > STARVED_MS:
+        offsets = run(scenario)
+        lag = scenarios.last_loop_lag_ms
+    assert in_sync(offsets), f"{offsets} (worst loop lag {lag:.0f} ms)"
+    return offsets
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_up() -> None:
+    """A short session first, so that no measured scenario pays for first use (imports, the
+    FFI's start, numpy's first calls: a few hundred ms)."""
+    run(lambda: scenarios.run_lockstep(scenarios._avsync, 0.3))
 
 
 def test_lockstep_with_timestamps() -> None:
@@ -69,8 +100,7 @@ def test_lockstep_with_timestamps() -> None:
         assert isinstance(sync, AVSynchronizer)
         seen.update(fps=sync.actual_fps, video=sync.last_video_time, audio=sync.last_audio_time)
 
-    offsets = run(lambda: scenarios.run_lockstep(scenarios._avsync, 3.0, check=check))
-    assert_in_sync(offsets)
+    measured(lambda: scenarios.run_lockstep(scenarios._avsync, 3.0, check=check))
     assert 27 <= seen["fps"] <= 33, seen
     assert seen["video"] == pytest.approx(89 / 30), seen  # the last frame's timestamp
     assert seen["audio"] == pytest.approx(3.0, abs=0.02), seen  # all heard: the last end time
@@ -79,23 +109,28 @@ def test_lockstep_with_timestamps() -> None:
 def test_lockstep_without_timestamps() -> None:
     """The same producer without timestamps: each frame is shown when the audio pushed before
     it is heard (the enqueue-time rule), which here is its own audio's start."""
-    assert_in_sync(run(lambda: scenarios.run_lockstep(scenarios._avsync, 2.0, timestamps=False)))
+    measured(lambda: scenarios.run_lockstep(scenarios._avsync, 2.0, timestamps=False))
 
 
 def test_stall_then_backlog() -> None:
     """After a 250 ms producer stall and the backlog pushed at once, still in sync (audio
     underran: video waited with it)."""
-    assert_in_sync(run(lambda: scenarios.run_stall(scenarios._avsync, before=1.0, after=1.5)))
+    measured(lambda: scenarios.run_stall(scenarios._avsync, before=1.0, after=1.5))
 
 
 def test_clear_queue_is_a_barge_in() -> None:
     """Nothing of the old turn reaches the sources once ``clear_queue()`` has returned, and the
     next turn is in sync."""
-    result = run(lambda: scenarios.run_clear(scenarios._avsync, 1.0, 1.0))
-    assert result.stale_frames == 0, result
-    assert result.stale_audio_ms == 0, result
-    assert abs(result.new_turn_offset.median_ms) <= MEDIAN_LIMIT_MS, result
-    assert result.new_turn_offset.p99_abs_ms <= P99_LIMIT_MS, result
+    results: list[scenarios.ClearResult] = []
+
+    async def scenario() -> scenarios.Offsets:
+        results.append(await scenarios.run_clear(scenarios._avsync, 1.0, 1.0))
+        return results[-1].new_turn_offset
+
+    measured(scenario)
+    for result in results:  # (whichever run counts, none may leave anything stale)
+        assert result.stale_frames == 0, result
+        assert result.stale_audio_ms == 0, result
 
 
 def test_reset_with_frames_queued_hangs_nothing() -> None:
