@@ -355,7 +355,7 @@ class AVSynchronizer:
         self._first_current_id = 1  #: ids below this belong to a cleared turn
         self._last_id = 0  #: the id of the frame captured last
         self._due_video: deque[tuple[float, int, rtc.VideoFrame, float | None]] = deque()
-        self._video_wake = asyncio.Event()
+        self._video_timer: asyncio.TimerHandle | None = None  #: for the next frame due
         self._capture_lock = asyncio.Lock()  #: held while audio is captured; clear_queue takes it
         self._generation = 0  #: bumped by clear_queue: work begun before it is dropped
         self._turn = _Turn(0)
@@ -380,7 +380,6 @@ class AVSynchronizer:
         self._spawn("monitor", self._run_monitor(self._monitor))
         self._spawn("audio", self._run_audio())
         self._spawn("video", self._run_video())
-        self._spawn("video capture", self._run_video_capture())
 
     def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(coroutine, name=f"avsync.livekit {name}")
@@ -428,6 +427,7 @@ class AVSynchronizer:
             await monitor.aclose()
         self._ledger.reset()
         self._due_video.clear()
+        self._cancel_video_timer()
         self._frames.clear()
         await self._sync.aclose()
 
@@ -557,6 +557,7 @@ class AVSynchronizer:
             self._first_current_id = next(self._ids)
             self._frames.clear()
             self._due_video.clear()
+            self._cancel_video_timer()
             self._ledger.reset()
 
     async def wait_for_playout(self) -> None:
@@ -660,22 +661,26 @@ class AVSynchronizer:
                 continue
             due = emitted_at + self._ledger.latency()
             self._due_video.append((due, self._generation, *entry))
-            self._video_wake.set()
+            if len(self._due_video) == 1:
+                self._capture_due_video()
 
-    async def _run_video_capture(self) -> None:
-        while True:
-            if not self._due_video:
-                self._video_wake.clear()
-                await self._video_wake.wait()
-                continue
-            due = self._due_video[0][0]
+    def _cancel_video_timer(self) -> None:
+        if self._video_timer is not None:
+            self._video_timer.cancel()
+            self._video_timer = None
+
+    def _capture_due_video(self) -> None:
+        """Capture the frames that are due, then come back (a timer callback, no task in
+        between) when the next one is."""
+        self._video_timer = None
+        queue = self._due_video
+        while queue and not self._closing:
+            due, generation, frame, timestamp = queue[0]
             delay = due - time.monotonic()
-            if delay > 0:
-                self._video_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._video_wake.wait(), delay)
-                continue
-            _, generation, frame, timestamp = self._due_video.popleft()
+            if delay > 0:  # (call_later: a loop's own clock need not be time.monotonic())
+                self._video_timer = self._loop.call_later(delay, self._capture_due_video)
+                return
+            queue.popleft()
             if generation != self._generation:
                 continue
             # (not stamped with its due time: the native source passes capture timestamps

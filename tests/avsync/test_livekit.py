@@ -57,27 +57,31 @@ def run(main: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
 
 
 def in_sync(offsets: scenarios.Offsets) -> bool:
-    return (
-        offsets.frames + offsets.starved >= offsets.expected - 2  # (every frame is shown)
-        and offsets.starved <= STARVED_SHARE * offsets.expected
-        and abs(offsets.median_ms) <= MEDIAN_LIMIT_MS
-        and abs(offsets.all_median_ms) <= MEDIAN_LIMIT_MS
-        and offsets.p99_abs_ms <= P99_LIMIT_MS
+    if offsets.frames + offsets.starved < offsets.expected - 2:  # (every frame is shown)
+        return False
+    if abs(offsets.all_median_ms) > MEDIAN_LIMIT_MS or abs(offsets.median_ms) > MEDIAN_LIMIT_MS:
+        return False
+    if offsets.all_p99_abs_ms <= P99_LIMIT_MS:
+        return True
+    return offsets.starved <= STARVED_SHARE * offsets.expected and (
+        offsets.p99_abs_ms <= P99_LIMIT_MS
     )
 
 
 def measured(scenario: Callable[[], Awaitable[scenarios.Offsets]]) -> scenarios.Offsets:
     """Run ``scenario`` and assert the limits.
 
-    The machine is shared, so the process is sometimes kept from running for a while; a frame
+    The machine is shared, so the process is sometimes kept from running for a while. A frame
     that went through the synchroniser during such a stall (seen by
     :class:`benchmarks.livekit.LoopLag`: a 5 ms sleep that woke more than 5 ms late) says
-    nothing about it and is not counted in the p99, but at most STARVED_SHARE of the frames
-    may be set apart that way (the median counts them all). A run that misses the limits while
-    starved longer than STARVED_MS at once is run once more."""
+    nothing about it: if the p99 over every frame misses the limit, it is taken over the others,
+    provided that at most STARVED_SHARE of the frames were set apart (the median always counts
+    them all). A run that still misses the limits, while starved longer than STARVED_MS at once
+    or for more than STARVED_SHARE of its frames, is run once more."""
     offsets = run(scenario)
     lag = scenarios.last_loop_lag_ms
-    if not in_sync(offsets) and lag > STARVED_MS:
+    starved = offsets.starved > STARVED_SHARE * offsets.expected
+    if not in_sync(offsets) and (lag > STARVED_MS or starved):
         offsets = run(scenario)
         lag = scenarios.last_loop_lag_ms
     assert in_sync(offsets), f"{offsets} (worst loop lag {lag:.0f} ms)"
