@@ -367,6 +367,7 @@ class AVSynchronizer:
         self._tasks: list[asyncio.Task[None]] = []
         self._monitor: rtc.AudioStream | None = None
         self._failure: BaseException | None = None  #: why a publishing task ended
+        self._closed: asyncio.Task[None] | None = None  #: aclose()'s work
         self._started = self._loop.create_task(self._start(), name="avsync.livekit start")
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -415,8 +416,14 @@ class AVSynchronizer:
     async def aclose(self) -> None:
         """Stop: the publishing tasks end, avsync closes (calls raise ``SynchronizerClosed``,
         and pushes still waiting end with it); the sources stay open (they are the caller's).
-        Idempotent. Nothing queued is captured any more once it has begun."""
+        Idempotent. Nothing queued is captured any more once it has begun. If the caller is
+        cancelled, the close still completes (in the background)."""
         self._closing = True
+        if self._closed is None:
+            self._closed = self._loop.create_task(self._close(), name="avsync.livekit close")
+        await asyncio.shield(self._closed)
+
+    async def _close(self) -> None:
         tasks = [self._started, *self._tasks]
         for task in tasks:
             task.cancel()
@@ -615,8 +622,8 @@ class AVSynchronizer:
             generation = self._generation
             samples: Samples = np.asarray(frame.to_ndarray(), np.int16).reshape(-1)
             async with self._capture_lock:
-                if generation != self._generation:
-                    continue  # taken before clear_queue(): of the old turn
+                if generation != self._generation or self._closing:
+                    continue  # taken before clear_queue(): of the old turn; or closing
                 self._last_emitted_at = emitted_at
                 ledger = self._ledger
                 queued = (ledger.captured - ledger.heard) / self._rate

@@ -1,6 +1,6 @@
 """LiveKit's ``rtc.AVSynchronizer`` and avsync's drop-in (:mod:`avsync.livekit`) side by side.
 
-    python -m benchmarks.livekit [--json livekit.json] [--runs 1]
+    python -m benchmarks.livekit [--json benchmark-results/livekit.json] [--runs 1] [--only NAME]
 
 Both classes go through the same scenarios in one process, with the real ``livekit`` package
 and no server: the synchroniser feeds an ``rtc.AudioSource`` and an ``rtc.VideoSource``, and an
@@ -11,8 +11,11 @@ deliver audio as the source's native ticker plays it and video as it is captured
 Marked media: every audio sample says which media sample it is (``avsync.testing.speech``:
 ``±(1 + index % 30000)``, the sign giving the turn), every video frame carries its index and turn
 in 8x8 luma blocks (RGBA frames, converted by LiveKit on the way). The offset of a frame is
-(when the observer first sees it) - (when it hears the audio sample at the frame's timestamp);
-positive = video late.
+(the capture timestamp the VideoStream reports for it: when it went into WebRTC) - (when the
+audio sample at the frame's timestamp was played: its tick on the native ticker's 10 ms
+schedule, fitted to when the ticks arrived); positive = video late. Neither counts the loop's
+delay in handing the observer what the native side did. Frames that went through while the
+process was starved (:class:`LoopLag`) are counted apart as well as with the rest.
 
 Scenarios (a real-time producer at 30 fps, 48 kHz mono, pushing each frame then its 1/30 s of
 audio, both with timestamps):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 
 if importlib.util.find_spec("livekit") is None:  # pragma: no cover - CI installs it
@@ -38,6 +40,7 @@ MEDIAN_LIMIT_MS = 5.0
 P99_LIMIT_MS = 12.0
 STARVED_MS = 20.0
 STARVED_SHARE = 0.2
+ATTEMPTS = 3
 
 
 def run(main: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
@@ -77,13 +80,13 @@ def measured(scenario: Callable[[], Awaitable[scenarios.Offsets]]) -> scenarios.
     nothing about it: if the p99 over every frame misses the limit, it is taken over the others,
     provided that at most STARVED_SHARE of the frames were set apart (the median always counts
     them all). A run that still misses the limits, while starved longer than STARVED_MS at once
-    or for more than STARVED_SHARE of its frames, is run once more."""
-    offsets = run(scenario)
-    lag = scenarios.last_loop_lag_ms
-    starved = offsets.starved > STARVED_SHARE * offsets.expected
-    if not in_sync(offsets) and (lag > STARVED_MS or starved):
+    or for more than STARVED_SHARE of its frames, is run again (ATTEMPTS runs in all)."""
+    for _ in range(ATTEMPTS):
         offsets = run(scenario)
         lag = scenarios.last_loop_lag_ms
+        starved = lag > STARVED_MS or offsets.starved > STARVED_SHARE * offsets.expected
+        if in_sync(offsets) or not starved:
+            break
     assert in_sync(offsets), f"{offsets} (worst loop lag {lag:.0f} ms)"
     return offsets
 
@@ -188,5 +191,44 @@ def test_api_errors_and_close() -> None:
         await audio.capture_frame(rtc.AudioFrame.create(48000, 1, 480))  # still the caller's
         await audio.aclose()
         await video.aclose()
+
+    run(main)
+
+
+def test_stereo_at_another_rate() -> None:
+    """A stereo 24 kHz AudioSource: the audio is heard as pushed (interleaved samples matched
+    tick by tick), and ``wait_for_playout()`` returns once it has been."""
+
+    async def main() -> None:
+        rate = 24000
+        audio = rtc.AudioSource(rate, 2)
+        video = rtc.VideoSource(64, 48)
+        track = rtc.LocalAudioTrack.create_audio_track("observer", audio)
+        stream = rtc.AudioStream.from_track(track=track, sample_rate=rate, num_channels=2)
+        heard: list[tuple[float, int]] = []  # (arrival, left sample) of the marked samples
+
+        async def listen() -> None:
+            async for event in stream:
+                now = time.monotonic()
+                samples = np.frombuffer(event.frame.data, np.int16).reshape(-1, 2)
+                marked = samples[(samples[:, 0] != 0) & (samples[:, 1] == -samples[:, 0])]
+                heard.extend((now, int(v)) for v in marked[:, 0])
+
+        listener = asyncio.create_task(listen())
+        sync = AVSynchronizer(audio_source=audio, video_source=video, video_fps=30)
+        left = (1 + np.arange(rate // 5)).astype(np.int16)  # 0.2 s: 1 .. 4800
+        pcm = np.stack([left, -left], axis=1)
+        await sync.push(scenarios.video_marker(0), 0.0)
+        await sync.push(rtc.AudioFrame(pcm.tobytes(), rate, 2, len(pcm)), 0.2)
+        await sync.wait_for_playout()
+        returned = time.monotonic()
+        await asyncio.sleep(0.1)
+        assert [v for _, v in heard] == list(range(1, rate // 5 + 1))  # all of it, in order
+        last_heard = heard[-1][0]
+        assert returned >= last_heard - 0.005, (returned, last_heard)  # not before it was heard
+        assert returned <= last_heard + 0.1
+        await sync.aclose()
+        listener.cancel()
+        await stream.aclose()
 
     run(main)
