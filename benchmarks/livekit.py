@@ -20,7 +20,8 @@ process was starved (:class:`LoopLag`) are counted apart as well as with the res
 Scenarios (a real-time producer at 30 fps, 48 kHz mono, pushing each frame then its 1/30 s of
 audio, both with timestamps):
 
-- ``lockstep``: 3 s in lock-step;
+- ``lockstep``: 3 s in lock-step (and the CPU the whole process used meanwhile, observer
+  included, in % of one core);
 - ``stall``: 1.5 s, a 250 ms producer stall, the backlog pushed at once, then 1.5 s more (the
   offset is taken after the backlog has been pushed);
 - ``clear``: the producer runs 120 ms ahead of real time, ``clear_queue()`` after 1 s, then a
@@ -553,7 +554,10 @@ async def run_all(names: Sequence[str], runs: int = 1) -> dict[str, Any]:
         per: dict[str, list[Any]] = {"lockstep": [], "stall": [], "clear": [], "reset": []}
         for _ in range(runs):
             print(f"{name}: lockstep", file=sys.stderr)
-            per["lockstep"].append(attrs.asdict(await run_lockstep(factory)))
+            cpu, wall = time.process_time(), time.monotonic()
+            lockstep = attrs.asdict(await run_lockstep(factory))
+            lockstep["cpu_percent"] = (time.process_time() - cpu) / (time.monotonic() - wall) * 100
+            per["lockstep"].append(lockstep)
             print(f"{name}: stall", file=sys.stderr)
             per["stall"].append(attrs.asdict(await run_stall(factory)))
             print(f"{name}: clear", file=sys.stderr)
@@ -594,6 +598,11 @@ def table(results: dict[str, Any]) -> str:
             lambda r: f"{_fmt(r['all_median_ms'])} / {_fmt(r['all_p99_abs_ms']).lstrip('+')}",
             scenario,
         )
+    add(
+        "lockstep: CPU, % of a core (process)",
+        lambda r: f"{r['cpu_percent']:.0f}",
+        "lockstep",
+    )
     add("clear: stale frames after", lambda r: str(r["stale_frames"]), "clear")
     add("clear: stale audio after, ms", lambda r: f"{r['stale_audio_ms']:.0f}", "clear")
     add("clear: clear_queue() took, ms", lambda r: f"{r['clear_ms']:.1f}", "clear")
