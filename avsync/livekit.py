@@ -360,6 +360,7 @@ class AVSynchronizer:
         self._generation = 0  #: bumped by clear_queue: work begun before it is dropped
         self._turn = _Turn(0)
         self._new_turn_lock = asyncio.Lock()
+        self._last_audio_push = -math.inf  #: when push() last queued audio
         self._timeline_offset: float | None = 0.0  #: added to timestamps; None: set by next push
         self._send_times: deque[float] = deque(maxlen=max(2, int(video_fps)))
         self._last_video_time = 0.0
@@ -517,6 +518,7 @@ class AVSynchronizer:
         await self._sync.write_audio(
             samples, sample_rate=frame.sample_rate, pts=pts, epoch=turn.epoch
         )
+        self._last_audio_push = time.monotonic()
         if turn is self._turn:
             turn.cursor = (turn.cursor if pts is None else max(turn.cursor, pts)) + duration
             turn.audio = True
@@ -536,16 +538,40 @@ class AVSynchronizer:
     async def _push_video(self, frame: rtc.VideoFrame, timestamp: float | None) -> None:
         turn = self._current_turn()
         pts = None if timestamp is None else self._media(timestamp)
-        if pts is not None and turn.audio and not turn.ended and pts > turn.cursor + IDLE_GAP_S:
-            turn.ended = True  # video runs ahead of all the audio: the speech is over
-            await self._sync.end_audio(epoch=turn.epoch)
+        if pts is not None and pts > turn.cursor + IDLE_GAP_S:
+            await self._end_speech(turn)  # video runs ahead of all the audio: idle video
         frame_id = next(self._ids)
         self._frames[frame_id] = (frame, timestamp)
+        write = self._loop.create_task(
+            self._sync.write_video(_proxy(frame_id), pts=pts, epoch=turn.epoch)
+        )
         try:
-            await self._sync.write_video(_proxy(frame_id), pts=pts, epoch=turn.epoch)
+            while True:
+                done, _ = await asyncio.wait((write,), timeout=IDLE_GAP_S / 2)
+                if done:
+                    write.result()
+                    return
+                # Waiting for room: the queue may be full of frames beyond the audio, waiting
+                # for audio that is not coming (idle video after the speech). No audio for
+                # IDLE_GAP_S while this frame is beyond all of it: the speech is over.
+                idle = time.monotonic() - self._last_audio_push > IDLE_GAP_S
+                if idle and (pts is None or pts > turn.cursor):
+                    await self._end_speech(turn)
         except BaseException:
+            if not write.done():
+                write.cancel()
+                await asyncio.wait((write,))
+            if write.done() and not write.cancelled() and write.exception() is None:
+                raise  # (it was written after all)
             self._frames.pop(frame_id, None)
             raise
+
+    async def _end_speech(self, turn: _Turn) -> None:
+        """Close the speech of ``turn`` (video runs on the clock once its audio has played); the
+        next audio begins a new turn."""
+        if turn.audio and not turn.ended and turn.epoch == self._sync.epoch:
+            turn.ended = True
+            await self._sync.end_audio(epoch=turn.epoch)
 
     # -- control ---------------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ audio, both with timestamps):
 - ``clear``: the producer runs 120 ms ahead of real time, ``clear_queue()`` after 1 s, then a
   second turn: old-turn frames and audio seen after ``clear_queue()`` returned;
 - ``reset``: ``reset()`` while frames are queued, then 0.5 s more pushed and
-  ``wait_for_playout()``: whether it returns (within 3 s).
+  ``wait_for_playout()``: whether it returns (within 3 s);
+- ``idle``: 1 s of speech, 1 s of video only (an avatar's idle frames, timestamps going on),
+  1 s of speech: idle frames seen, the longest a push waited, the second utterance's offsets.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ __all__ = [
     "main",
     "read_video_marker",
     "run_clear",
+    "run_idle",
     "run_lockstep",
     "run_reset",
     "run_stall",
@@ -544,6 +547,48 @@ async def run_reset(factory: Factory, timeout: float = 3.0) -> ResetResult:
         await session.aclose()
 
 
+@attrs.frozen
+class IdleResult:
+    idle_shown: int  #: idle frames (video only, timestamps going on) seen
+    idle_expected: int
+    longest_push_ms: float  #: the longest a push() waited
+    second: Offsets  #: the second utterance's offsets
+
+
+async def run_idle(
+    factory: Factory, speech: float = 1.0, idle: float = 1.0, second: float = 1.0
+) -> IdleResult:
+    """An utterance, then idle video (frames only, their timestamps going on), then a second
+    utterance on the same timeline: no frame may stay stuck behind audio that is not coming."""
+    session = _Session(factory)
+    try:
+        await asyncio.sleep(0.1)
+        first_end = round(speech * FPS)
+        idle_end = first_end + round(idle * FPS)
+        total = idle_end + round(second * FPS)
+        gap = idle_end - first_end  # (the second utterance's marks carry on from the first's)
+        start = time.monotonic()
+        longest = 0.0
+        for step in range(total):
+            delay = start + step / FPS - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            began = time.monotonic()
+            await session.sync.push(video_marker(step), step / FPS)
+            if not first_end <= step < idle_end:
+                media_step = step if step < first_end else step - gap
+                await session.sync.push(audio_marker(media_step), (step + 1) / FPS)
+            longest = max(longest, time.monotonic() - began)
+        await asyncio.sleep(0.3)
+        shown = session.observer.shown()
+        idle_shown = sum(1 for step in range(first_end, idle_end) if step in shown)
+        measured = range(idle_end + round(0.2 * FPS), total)
+        offsets = session.observer.measure(measured, session.lag, base=gap)
+        return IdleResult(idle_shown, idle_end - first_end, longest * 1000, offsets)
+    finally:
+        await session.aclose()
+
+
 # -- the command -----------------------------------------------------------------------------------
 
 
@@ -551,7 +596,13 @@ async def run_all(names: Sequence[str], runs: int = 1) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in names:
         factory = IMPLEMENTATIONS[name]
-        per: dict[str, list[Any]] = {"lockstep": [], "stall": [], "clear": [], "reset": []}
+        per: dict[str, list[Any]] = {
+            "lockstep": [],
+            "stall": [],
+            "clear": [],
+            "reset": [],
+            "idle": [],
+        }
         for _ in range(runs):
             print(f"{name}: lockstep", file=sys.stderr)
             cpu, wall = time.process_time(), time.monotonic()
@@ -564,6 +615,8 @@ async def run_all(names: Sequence[str], runs: int = 1) -> dict[str, Any]:
             per["clear"].append(attrs.asdict(await run_clear(factory)))
             print(f"{name}: reset", file=sys.stderr)
             per["reset"].append(attrs.asdict(await run_reset(factory)))
+            print(f"{name}: idle", file=sys.stderr)
+            per["idle"].append(attrs.asdict(await run_idle(factory)))
             gc.collect()
         results[name] = per
     return results
@@ -620,6 +673,16 @@ def table(results: dict[str, Any]) -> str:
         "reset",
     )
     add("reset: frames seen after reset()", lambda r: f"{r['frames_after_reset']}/15", "reset")
+    add("idle: idle frames seen", lambda r: f"{r['idle_shown']}/{r['idle_expected']}", "idle")
+    add("idle: longest push() wait, ms", lambda r: f"{r['longest_push_ms']:.0f}", "idle")
+    add(
+        "idle: next utterance median / p99 ms",
+        lambda r: (
+            f"{_fmt(r['second']['all_median_ms'])} / "
+            f"{_fmt(r['second']['all_p99_abs_ms']).lstrip('+')}"
+        ),
+        "idle",
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
