@@ -122,7 +122,7 @@ def test_lockstep_without_timestamps() -> None:
 def test_stall_then_backlog() -> None:
     """After a 250 ms producer stall and the backlog pushed at once, still in sync (audio
     underran: video waited with it)."""
-    measured(lambda: scenarios.run_stall(scenarios._avsync, before=1.0, after=1.5))
+    measured(lambda: scenarios.run_stall(scenarios._avsync, before=0.8, after=1.4))
 
 
 def test_clear_queue_is_a_barge_in() -> None:
@@ -131,7 +131,7 @@ def test_clear_queue_is_a_barge_in() -> None:
     results: list[scenarios.ClearResult] = []
 
     async def scenario() -> scenarios.Offsets:
-        results.append(await scenarios.run_clear(scenarios._avsync, 1.0, 1.0))
+        results.append(await scenarios.run_clear(scenarios._avsync, 0.8, 1.0))
         return results[-1].new_turn_offset
 
     measured(scenario)
@@ -168,8 +168,8 @@ def test_livekit_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     """LiveKit's own ``rtc.AVSynchronizer`` through two of the same scenarios, reported beside
     avsync's limits (not asserted: they are LiveKit's figures; see ``python -m
     benchmarks.livekit`` for the whole table)."""
-    lockstep = run(lambda: scenarios.run_lockstep(scenarios._livekit, 2.0))
-    stall = run(lambda: scenarios.run_stall(scenarios._livekit, before=1.0, after=1.0))
+    lockstep = run(lambda: scenarios.run_lockstep(scenarios._livekit, 1.5))
+    stall = run(lambda: scenarios.run_stall(scenarios._livekit, before=0.8, after=0.8))
     with capsys.disabled():
         print(
             f"\nlivekit.rtc.AVSynchronizer: lock-step median {lockstep.median_ms:+.1f} ms, p99 "
