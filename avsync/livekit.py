@@ -32,7 +32,11 @@ is shown when its audio is *heard* instead of being paced at ``video_fps``:
   ticker finds the queue empty, which would put the audio a tick later.
 - :meth:`clear_queue` is a barge-in: avsync's epoch flush, the source's native queue cleared,
   and nothing of the old turn captured once it returns.
-- :meth:`wait_for_playout` returns once the monitor has heard the last sample pushed.
+- :meth:`wait_for_playout` returns once the monitor has heard the last sample pushed; it
+  closes the turn's speech (avsync's ``end_audio``), and audio pushed afterwards begins a new
+  turn once that has played. Idle video (timestamped frames beyond all the audio, see
+  ``IDLE_GAP_S``) closes it too, so that such frames run on the clock instead of waiting for
+  audio that is not coming.
 - :meth:`push` waits while the queue is full, as LiveKit's does: video while
   ``video_queue_size_ms`` of frames are queued (at least one frame), audio while 1 s is buffered
   (the default ``queue_size_ms`` of an ``AudioSource``).
@@ -71,8 +75,9 @@ __all__ = ["AVSynchronizer"]
 
 PACKET_MS = 10  #: one native AudioSource tick
 AUDIO_BUFFER_S = 1.0  #: push(audio) waits while this much is buffered (AudioSource's default)
-#: a timestamped frame this far beyond the audio pushed so far means the speech has ended (the
-#: producer is making idle video): the turn's speech is closed so that video runs on the clock
+#: a timestamped frame this far beyond the audio pushed so far, or a video push that has waited
+#: while no audio came for this long, means the speech has ended (the producer is making idle
+#: video): the turn's speech is closed so that the video runs on the clock
 IDLE_GAP_S = 0.25
 DEFAULT_LATENCY_S = 0.005  #: audio capture-to-heard latency assumed until it is measured
 LATENCY_WINDOW = 5  #: ticks the latency estimate is the least of (it moves in 10 ms steps)
