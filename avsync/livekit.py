@@ -79,6 +79,8 @@ AUDIO_BUFFER_S = 1.0  #: push(audio) waits while this much is buffered (AudioSou
 #: while no audio came for this long, means the speech has ended (the producer is making idle
 #: video): the turn's speech is closed so that the video runs on the clock
 IDLE_GAP_S = 0.25
+#: audio timestamps this far behind the audio already pushed begin a new timeline
+TIMELINE_JITTER_S = 0.001
 DEFAULT_LATENCY_S = 0.005  #: audio capture-to-heard latency assumed until it is measured
 LATENCY_WINDOW = 5  #: ticks the latency estimate is the least of (it moves in 10 ms steps)
 #: how much audio the AudioSource's queue is kept holding ahead of its ticker: the publishing
@@ -479,9 +481,11 @@ class AVSynchronizer:
         ``timestamp`` (seconds, one media timeline for both kinds): for an audio frame the end
         of the frame, for a video frame its own time; a video frame is captured when the audio
         at its timestamp is heard. Without one, a video frame is captured when the audio pushed
-        before it has been heard. Raises ``SynchronizerClosed`` after ``aclose()``, and avsync's
-        ``ValueError``/``TypeError`` subclasses for malformed frames or timestamps (such as
-        audio timestamps going backwards). Cancelled while waiting, nothing was queued.
+        before it has been heard. Audio timestamps that go back begin a new timeline that
+        continues the audio already pushed (as after :meth:`reset`). Raises
+        ``SynchronizerClosed`` after ``aclose()``, and avsync's ``ValueError``/``TypeError``
+        subclasses for malformed frames and timestamps. Cancelled while waiting, nothing was
+        queued.
         """
         await self._ready()
         if timestamp is not None:
@@ -520,6 +524,12 @@ class AVSynchronizer:
         if turn.ended:
             turn = await self._begin_new_turn(turn)
         pts = None if timestamp is None else self._media(timestamp - duration)
+        if pts is not None and turn.audio and pts < turn.cursor - TIMELINE_JITTER_S:
+            # the timestamps went back: a new timeline, continuing the audio pushed (as after
+            # reset()); LiveKit's class ignores timestamps, so a drop-in must not refuse this
+            assert self._timeline_offset is not None
+            self._timeline_offset += turn.cursor - pts
+            pts = turn.cursor
         await self._sync.write_audio(
             samples, sample_rate=frame.sample_rate, pts=pts, epoch=turn.epoch
         )

@@ -24,8 +24,9 @@ audio, both with timestamps):
   included, in % of one core);
 - ``stall``: 1.5 s, a 250 ms producer stall, the backlog pushed at once, then 1.5 s more (the
   offset is taken after the backlog has been pushed);
-- ``clear``: the producer runs 120 ms ahead of real time, ``clear_queue()`` after 1 s, then a
-  second turn: old-turn frames and audio seen after ``clear_queue()`` returned;
+- ``clear``: the producer runs 120 ms ahead of real time; after 1 s it is cancelled and
+  ``clear_queue()`` called (a barge-in), then a second turn with timestamps from 0 again:
+  old-turn frames and audio seen after ``clear_queue()`` returned;
 - ``reset``: ``reset()`` while frames are queued, then 0.5 s more pushed and
   ``wait_for_playout()``: whether it returns (within 3 s);
 - ``idle``: 1 s of speech, 1 s of video only (an avatar's idle frames, timestamps going on),
@@ -484,14 +485,15 @@ async def run_clear(
             _real_time(session.sync, range(steps.stop + 60), time.monotonic() - lead)
         )
         await asyncio.sleep(first_turn + 0.5 / FPS)  # (between two frames of a pacer)
-        began = time.monotonic()
-        await session.sync.clear_queue()
-        cleared = time.monotonic()
+        # the barge-in as an agent does it: stop producing, then clear the queue
         producer.cancel()
         try:
             await producer
         except asyncio.CancelledError:
             pass
+        began = time.monotonic()
+        await session.sync.clear_queue()
+        cleared = time.monotonic()
         shown_before = {i for at, i, p in observer.video if p == 0 and at < cleared}
         second = range(1000, 1000 + round(second_turn * FPS))
         await _real_time(session.sync, second, time.monotonic(), epoch=1, base=1000)

@@ -198,6 +198,7 @@ def test_api_errors_and_close() -> None:
             await sync.push(rtc.AudioFrame.create(48000, 2, 480))
         await sync.push(scenarios.video_marker(0), 0.0)
         await sync.push(scenarios.audio_marker(0), 1 / 30)
+        await sync.push(scenarios.audio_marker(1), 1 / 30)  # back: a new timeline, not an error
         await sync.wait_for_playout()
         assert sync.last_audio_time == pytest.approx(1 / 30, abs=0.011)
         await sync.aclose()
