@@ -35,8 +35,8 @@ is shown when its audio is *heard* instead of being paced at ``video_fps``:
 - :meth:`wait_for_playout` returns once the monitor has heard the last sample pushed; it
   closes the turn's speech (avsync's ``end_audio``), and audio pushed afterwards begins a new
   turn once that has played. Idle video (timestamped frames beyond all the audio, see
-  ``IDLE_GAP_S``) closes it too, so that such frames run on the clock instead of waiting for
-  audio that is not coming.
+  ``IDLE_GAP_S`` and ``IDLE_WAIT_S``) closes it too, so that such frames run on the clock
+  instead of waiting for audio that is not coming.
 - :meth:`push` waits while the queue is full, as LiveKit's does: video while
   ``video_queue_size_ms`` of frames are queued (at least one frame), audio while 1 s is buffered
   (the default ``queue_size_ms`` of an ``AudioSource``).
@@ -75,10 +75,12 @@ __all__ = ["AVSynchronizer"]
 
 PACKET_MS = 10  #: one native AudioSource tick
 AUDIO_BUFFER_S = 1.0  #: push(audio) waits while this much is buffered (AudioSource's default)
-#: a timestamped frame this far beyond the audio pushed so far, or a video push that has waited
-#: while no audio came for this long, means the speech has ended (the producer is making idle
-#: video): the turn's speech is closed so that the video runs on the clock
+#: a timestamped frame this far beyond the audio pushed so far means the speech has ended (the
+#: producer is making idle video): the turn's speech is closed so that the video runs on the clock
 IDLE_GAP_S = 0.25
+#: so does a video push that waits for room while no audio has come for this long, its frame
+#: beyond all the audio (the queue is full of frames waiting for audio that is not coming)
+IDLE_WAIT_S = 0.1
 #: audio timestamps this far behind the audio already pushed begin a new timeline
 TIMELINE_JITTER_S = 0.001
 DEFAULT_LATENCY_S = 0.005  #: audio capture-to-heard latency assumed until it is measured
@@ -562,14 +564,14 @@ class AVSynchronizer:
         )
         try:
             while True:
-                done, _ = await asyncio.wait((write,), timeout=IDLE_GAP_S / 2)
+                done, _ = await asyncio.wait((write,), timeout=IDLE_WAIT_S / 4)
                 if done:
                     write.result()
                     return
                 # Waiting for room: the queue may be full of frames beyond the audio, waiting
                 # for audio that is not coming (idle video after the speech). No audio for
-                # IDLE_GAP_S while this frame is beyond all of it: the speech is over.
-                idle = time.monotonic() - self._last_audio_push > IDLE_GAP_S
+                # IDLE_WAIT_S while this frame is beyond all of it: the speech is over.
+                idle = time.monotonic() - self._last_audio_push > IDLE_WAIT_S
                 if idle and (pts is None or pts > turn.cursor):
                     await self._end_speech(turn)
         except BaseException:
