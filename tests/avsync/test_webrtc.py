@@ -79,7 +79,8 @@ async def test_a_marked_utterance_crosses_a_loopback_connection_in_sync() -> Non
     # the frames were handed to aiortc in order (all of them unless aiortc's sender fell more
     # than the track's 4 frames behind, as on a loaded machine); most arrived, decodable, in order
     handed = sent.marks()
-    assert handed == sorted(set(handed)) and len(handed) >= 0.95 * utterance.frame_count
+    assert handed == sorted(set(handed)), handed
+    assert len(handed) >= 0.9 * utterance.frame_count, handed
     marks = received.log.marks()
     assert len(marks) >= 0.9 * utterance.frame_count, f"only {len(marks)} frames arrived"
     assert marks == sorted(marks)

@@ -55,7 +55,8 @@ async def test_a_short_demo_session_is_in_sync_and_writes_its_files(tmp_path: Pa
     with av.open(str(options.video)) as container:
         assert sorted(stream.type for stream in container.streams) == ["audio", "video"]
         marks = [read_strip(frame) for frame in container.decode(video=0)]
-    assert len(marks) == document["frames"]["recorded"] > 250
+    # 300 frames in 10 s; on a loaded machine VP8 and the receiver drop some (counted)
+    assert len(marks) == document["frames"]["recorded"] > 210
     turn_marks = [mark for mark in marks if mark is not None]
     assert len(turn_marks) > 150
     assert {epoch for epoch, _ in turn_marks} == {1, 3}  # turn 1, then turn 2 after the barge-in
