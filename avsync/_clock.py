@@ -52,13 +52,19 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         inbox = context.inbox
         try:
             while True:
-                with trio.move_on_at(self.playout.next_tick_at):
-                    try:
-                        _, message = await actors.receive_first(self.control, inbox)
-                    except trio.EndOfChannel:
-                        return
-                    self._handle(message)
-                    continue
+                tick_at = self.playout.next_tick_at
+                if tick_at > trio.current_time():
+                    # One scope per tick, whatever number of messages comes before it (taking
+                    # a message does not change when the next tick is due).
+                    with trio.CancelScope(deadline=tick_at):
+                        while True:
+                            try:
+                                _, message = await actors.receive_first(self.control, inbox)
+                            except trio.EndOfChannel:
+                                return
+                            self._handle(message)
+                else:
+                    await trio.lowlevel.checkpoint()  # late: no timer, one yield
                 while len(self.control) or len(inbox):  # what arrived at this very instant
                     self._handle(actors.receive_first_nowait(self.control, inbox)[1])
                 tick, answers = self.playout.tick(self.packets)

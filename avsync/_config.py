@@ -45,6 +45,11 @@ def _channels(instance: Any, attribute: attrs.Attribute[int], value: int) -> Non
         raise ValueError(f"channels must be 1 or 2, got {value!r}")
 
 
+def _bool(instance: Any, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{attribute.name} must be a bool, got {value!r}")
+
+
 def _overflow(value: object) -> Overflow:
     """``overflow`` as an :class:`actors.Overflow`: "block" or "drop-oldest" (or the enum)."""
     if isinstance(value, str) and value in (Overflow.BLOCK, Overflow.DROP_OLDEST):
@@ -76,6 +81,9 @@ class SyncConfig:
     playout_delay_s: float = attrs.field(default=0.0, validator=_non_negative_finite)
     #: length of the ramp to silence after a flush
     fade_ms: float = attrs.field(default=5.0, validator=_non_negative_finite)
+    #: copy every ``write_video`` frame, for callers that modify or reuse a frame after writing
+    #: it; by default a ``yuv420p`` frame of the output size is shared, not copied
+    copy_video: bool = attrs.field(default=False, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         samples = Fraction(self.packet_ms) * self.sample_rate / 1000

@@ -34,7 +34,11 @@ __all__ = [
 ]
 
 Samples = npt.NDArray[np.int16]  # (samples, channels), output rate and layout
-Image = npt.NDArray[np.uint8]  # I420: (height * 3 // 2, width)
+Plane = npt.NDArray[np.uint8]
+#: A frame's pixels at the output size, I420: one array of shape ``(height * 3 // 2, width)``
+#: (PyAV's ``yuv420p`` ndarray layout), or the Y, U and V planes as three (row-padded) views of
+#: a caller's ``yuv420p`` frame, shared without a copy.
+Image = Plane | tuple[Plane, Plane, Plane]
 
 
 # -- control ---------------------------------------------------------------------------------

@@ -242,6 +242,12 @@ class Synchronizer:
         With ``pts`` (seconds, on the epoch's audio timeline) the frame is shown when that audio
         is heard; without, when the audio written so far has been heard. Same errors, stale-epoch
         and waiting behaviour as :meth:`write_audio` (the queue holds ``video_buffer_s * fps``).
+
+        Ownership: the frame is handed over. A ``yuv420p`` frame of the output size is not
+        copied: its pixels are shown (and handed to the outputs) as they are, so after
+        ``write_video`` the caller must not modify the frame; to reuse frames, set
+        ``SyncConfig(copy_video=True)``, which copies each one. Other frames are converted
+        into a new image, so they are the caller's again at once.
         """
         self._check_open()
         epoch = self._resolve_epoch(epoch)

@@ -1,8 +1,10 @@
 """Video input: validation at the call site and conversion to the output size and format.
 
 Frames are held as I420 arrays of shape ``(height * 3 // 2, width)`` (the layout PyAV's
-``yuv420p`` ndarray uses), so that every emission can wrap the same pixels in a fresh
-``av.VideoFrame`` without copying them. No trio here.
+``yuv420p`` ndarray uses), or, for a caller's ``yuv420p`` frame of the output size, as views of
+its three planes (shared, not copied: the ownership rule of ``write_video``), so that every
+emission can wrap the same pixels in a fresh ``av.VideoFrame`` without copying them. No trio
+here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from ._config import SyncConfig
 from ._errors import InvalidVideoError, InvalidVideoTypeError
-from ._messages import Image
+from ._messages import Image, Plane
 
 __all__ = ["MAX_DIMENSION", "black_image", "plane_pixels", "prepare_video", "to_video_frame"]
 
@@ -24,7 +26,7 @@ BLACK_Y, NEUTRAL_UV = 16, 128  # video-range black, as PyAV's RGB->YUV conversio
 VIDEO_TIME_BASE = Fraction(1, 90000)
 
 
-def black_image(width: int, height: int) -> Image:
+def black_image(width: int, height: int) -> Plane:
     image = np.empty((height * 3 // 2, width), np.uint8)
     image[:height] = BLACK_Y
     image[height:] = NEUTRAL_UV
@@ -46,8 +48,9 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
     """Validate a ``write_video`` frame and return it as an I420 image of the output size,
     letterboxed (black bars, centred) when the aspect ratio differs.
 
-    A ``yuv420p`` frame of the output size is copied as is (one memcpy, no scaling or conversion);
-    the copy lets the caller reuse its frame. Raises :class:`InvalidVideoError` /
+    A ``yuv420p`` frame of the output size is not converted: its planes are shared, not copied
+    (the caller hands the frame over and must not modify it), unless ``config.copy_video``, which
+    copies it (one memcpy) so the caller may reuse its frame. Raises :class:`InvalidVideoError` /
     :class:`InvalidVideoTypeError` saying what is wrong.
     """
     if isinstance(frame, av.VideoFrame):
@@ -57,7 +60,10 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
             and frame.height == config.height
             and frame.format.name == "yuv420p"
         ):
-            return _copy_i420(frame)
+            if config.copy_video:
+                return _copy_i420(frame)
+            planes = frame.planes
+            return (plane_pixels(planes[0]), plane_pixels(planes[1]), plane_pixels(planes[2]))
         return _letterbox(frame, config.width, config.height)
     if not isinstance(frame, np.ndarray):
         raise InvalidVideoTypeError(
@@ -75,7 +81,7 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
     return _letterbox(rgb, config.width, config.height)
 
 
-def _copy_i420(frame: av.VideoFrame) -> Image:
+def _copy_i420(frame: av.VideoFrame) -> Plane:
     """The frame's three planes copied into one I420 array (one memcpy a row; no conversion)."""
     image = np.empty((frame.height * 3 // 2, frame.width), np.uint8)
     flat = image.reshape(-1)
@@ -87,7 +93,7 @@ def _copy_i420(frame: av.VideoFrame) -> Image:
     return image
 
 
-def plane_pixels(plane: av.video.plane.VideoPlane) -> Image:
+def plane_pixels(plane: av.video.plane.VideoPlane) -> Plane:
     """A (height, width) uint8 view of an 8-bit plane's pixels, without its row padding."""
     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
     return rows[: plane.height, : plane.width]
@@ -97,12 +103,12 @@ def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
 
-def _letterbox(frame: av.VideoFrame, width: int, height: int) -> Image:
+def _letterbox(frame: av.VideoFrame, width: int, height: int) -> Plane:
     scale = min(width / frame.width, height / frame.height)
     scaled_w = min(width, _even(frame.width * scale))
     scaled_h = min(height, _even(frame.height * scale))
     scaled = cast(
-        Image, frame.reformat(width=scaled_w, height=scaled_h, format="yuv420p").to_ndarray()
+        Plane, frame.reformat(width=scaled_w, height=scaled_h, format="yuv420p").to_ndarray()
     )
     if scaled_w == width and scaled_h == height:
         return scaled
@@ -117,7 +123,7 @@ def _letterbox(frame: av.VideoFrame, width: int, height: int) -> Image:
     return image
 
 
-def _chroma_plane(image: Image, width: int, height: int, plane: int) -> Image:
+def _chroma_plane(image: Plane, width: int, height: int, plane: int) -> Plane:
     """A (height/2, width/2) view of the U (plane 0) or V (plane 1) plane of an I420 image."""
     size = (height // 2) * (width // 2)
     flat = image[height:].reshape(-1)
@@ -126,7 +132,13 @@ def _chroma_plane(image: Image, width: int, height: int, plane: int) -> Image:
 
 def to_video_frame(image: Image, pts: int) -> av.VideoFrame:
     """A new ``av.VideoFrame`` over ``image``'s pixels (no copy), with ``pts`` on 1/90000."""
-    frame = av.VideoFrame.from_numpy_buffer(image, format="yuv420p")
+    if isinstance(image, tuple):
+        y = image[0]
+        frame = av.VideoFrame.from_dlpack(
+            image, format="yuv420p", width=y.shape[1], height=y.shape[0]
+        )
+    else:
+        frame = av.VideoFrame.from_numpy_buffer(image, format="yuv420p")
     frame.pts = pts
     frame.time_base = VIDEO_TIME_BASE
     return frame

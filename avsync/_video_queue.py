@@ -45,40 +45,66 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
         inbox = context.inbox
-        schedule = self.schedule
         settled = True  # False right after waking on time: a repeat would wait one yield
         while True:
-            sources = self._sources(inbox, ticks=True)
-            while any(len(source) for source in sources):
-                self._handle(actors.receive_first_nowait(*sources)[1])
-                sources = self._sources(inbox, ticks=True)
-            now = trio.current_time()
-            emission, wake_at = schedule.poll(now, repeat=settled)
-            while emission is not None:
-                self.publisher.tell_nowait(
-                    VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
-                )
-                emission, wake_at = schedule.poll(now)
-            if self.settling and not schedule.new_frame_due(now):
-                for request in self.settling:
-                    self.publisher.tell_nowait(request)
-                self.settling.clear()
-            if not settled and wake_at == now:
-                # A repeat is due: let whatever else falls due at this instant (a frame, a
-                # tick) arrive first, so a repeat never goes out when a new frame is due.
-                await trio.lowlevel.checkpoint()
-                settled = True
-                continue
-            # Ticks wake this actor only when a decision waits on one; otherwise they queue up
-            # and are taken in at the next wake-up (a frame, a flush, or a due time).
-            sources = self._sources(inbox, ticks=schedule.needs_tick)
-            with trio.move_on_at(math.inf if wake_at is None else wake_at) as wait:
-                try:
-                    _, message = await actors.receive_first(*sources)
-                except trio.EndOfChannel:
-                    return
-                self._handle(message)
-            settled = not wait.cancelled_caught
+            # One timer for as long as it does not fire: its deadline follows the schedule's
+            # next due time, so taking a message costs no cancel scope of its own.
+            with trio.CancelScope() as timer:
+                while True:
+                    now, wake_at = self._step(inbox, settled)
+                    if not settled and wake_at == now:
+                        # A repeat is due: let whatever else falls due at this instant (a frame,
+                        # a tick) arrive first, so a repeat never goes out when a new frame is
+                        # due.
+                        timer.deadline = math.inf
+                        await trio.lowlevel.checkpoint()
+                        settled = True
+                        continue
+                    if wake_at is not None and wake_at <= trio.current_time():
+                        # Due already: as a timed wait that has expired, yield once and wake.
+                        timer.deadline = math.inf
+                        await trio.lowlevel.cancel_shielded_checkpoint()
+                        settled = False
+                        continue
+                    # Ticks wake this actor only when a decision waits on one; otherwise they
+                    # queue up and are taken in at the next wake-up (a frame, a flush, or a due
+                    # time).
+                    sources = self._sources(inbox, ticks=self.schedule.needs_tick)
+                    timer.deadline = math.inf if wake_at is None else wake_at
+                    try:
+                        _, message = await actors.receive_first(*sources)
+                    except trio.EndOfChannel:
+                        return
+                    self._handle(message)
+                    settled = True
+            settled = False  # the timer fired: woke on time
+
+    def _step(
+        self, inbox: actors.Mailbox[VideoIn | VideoSettled], settled: bool
+    ) -> tuple[float, float | None]:
+        """Take in what is queued, emit what is due now; return now and when to wake at the
+        latest (None: at a message)."""
+        schedule = self.schedule
+        control, ticks = self.control, self.ticks
+        while len(control) or len(ticks) or (len(inbox) and not self._holding_back):
+            self._handle(actors.receive_first_nowait(*self._sources(inbox, ticks=True))[1])
+        now = trio.current_time()
+        emission, wake_at = schedule.poll(now, repeat=settled)
+        while emission is not None:
+            self.publisher.tell_nowait(
+                VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
+            )
+            emission, wake_at = schedule.poll(now)
+        if self.settling and not schedule.new_frame_due(now):
+            for request in self.settling:
+                self.publisher.tell_nowait(request)
+            self.settling.clear()
+        return now, wake_at
+
+    @property
+    def _holding_back(self) -> bool:
+        """Frames stay in the inbox (writers wait): the schedule is full and full means wait."""
+        return self.block_when_full and self.schedule.full
 
     def _sources(
         self, inbox: actors.Mailbox[VideoIn | VideoSettled], *, ticks: bool
@@ -89,7 +115,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         sources: list[actors.Mailbox[Any]] = [self.control]
         if ticks:
             sources.append(self.ticks)
-        if not (self.block_when_full and self.schedule.full):
+        if not self._holding_back:
             sources.append(inbox)
         return tuple(sources)
 

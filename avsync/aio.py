@@ -449,7 +449,9 @@ class AVSynchronizer:
         """Queue a frame (``av.VideoFrame`` or numpy uint8 ``(h, w, 3)`` RGB), shown at
         ``width x height``; see :meth:`avsync.Synchronizer.write_video`. Returns once the frame
         is queued, or, if it was due at once (no audio buffered before it), handed to the
-        outputs: the next ``video_track.recv()`` returns it."""
+        outputs: the next ``video_track.recv()`` returns it. The frame is handed over: a
+        ``yuv420p`` frame of the output size is not copied, so do not modify it afterwards
+        (``copy_video=True`` copies each one, for callers that reuse frames)."""
 
         async def write(sync: Synchronizer) -> None:
             await sync.write_video(frame, pts=pts, epoch=epoch)

@@ -35,10 +35,12 @@ SEARCH_FIRST = 25
 
 @attrs.frozen
 class Step:
-    """The same N sessions without a synchroniser (the baseline) and through avsync."""
+    """The same N sessions without a synchroniser (the baseline) and through avsync, started
+    spread over a second, and (unless skipped) through avsync again, all started together."""
 
     baseline: FleetResult
     avsync: FleetResult
+    together: FleetResult | None = None
 
     @property
     def sessions(self) -> int:
@@ -46,11 +48,18 @@ class Step:
 
     @property
     def passed(self) -> bool:
-        return self.avsync.passed
+        return self.avsync.passed and (self.together is None or self.together.passed)
 
     @property
     def ratio(self) -> float:
         return self.avsync.session_pct / self.baseline.session_pct
+
+    @property
+    def together_ratio(self) -> float | None:
+        """avsync started together / the baseline, per session."""
+        if self.together is None:
+            return None
+        return self.together.session_pct / self.baseline.session_pct
 
     @property
     def net_session_pct(self) -> float:
@@ -65,14 +74,21 @@ class Step:
             "baseline_session_pct": self.baseline.session_pct,
             "net_session_pct": self.net_session_pct,
             "cost_ratio": self.ratio,
+            "together_cost_ratio": self.together_ratio,
             "rss_per_session_mb": self.avsync.rss_per_session_mb,
             "baseline": self.baseline.to_json(),
             "avsync": self.avsync.to_json(),
+            "together": None if self.together is None else self.together.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Step:
-        return cls(FleetResult.from_json(data["baseline"]), FleetResult.from_json(data["avsync"]))
+        together = data.get("together")
+        return cls(
+            FleetResult.from_json(data["baseline"]),
+            FleetResult.from_json(data["avsync"]),
+            None if together is None else FleetResult.from_json(together),
+        )
 
 
 def run_step(sessions: int, args: argparse.Namespace) -> Step:
@@ -80,7 +96,10 @@ def run_step(sessions: int, args: argparse.Namespace) -> Step:
     media = make_media()
     baseline = trio.run(run_fleet, "baseline", sessions, args.warmup, args.baseline_duration, media)
     synced = trio.run(run_fleet, "avsync", sessions, args.warmup, args.duration, media)
-    return Step(baseline, synced)
+    together = None
+    if args.together:
+        together = trio.run(run_fleet, "avsync", sessions, args.warmup, args.duration, media, True)
+    return Step(baseline, synced, together)
 
 
 def run_step_in_child(sessions: int, args: argparse.Namespace) -> Step:
@@ -94,6 +113,7 @@ def run_step_in_child(sessions: int, args: argparse.Namespace) -> Step:
             "--warmup", str(args.warmup),
             "--baseline-duration", str(args.baseline_duration),
             "--json", str(path),
+            *(() if args.together else ("--no-together",)),
         ]  # fmt: skip
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return Step.from_json(json.loads(path.read_text())["steps"][0])

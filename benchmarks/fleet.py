@@ -132,9 +132,14 @@ class Plan:
     starts: tuple[float, ...]
 
     @classmethod
-    def make(cls, origin: float, count: int, warmup: float, duration: float) -> Plan:
+    def make(
+        cls, origin: float, count: int, warmup: float, duration: float, together: bool = False
+    ) -> Plan:
+        """Starts spread over :data:`STAGGER_S`, or ``together``: every session at the same
+        instant (so their clocks tick together, as after a server restart)."""
         rng = random.Random(SEED)
-        starts = tuple(origin + rng.random() * STAGGER_S for _ in range(count))
+        spread = 0.0 if together else STAGGER_S
+        starts = tuple(origin + rng.random() * spread for _ in range(count))
         return cls(origin, warmup, duration, starts)
 
     @property
@@ -253,6 +258,7 @@ class FleetResult:
     audio_received: int
     video_received: int
     sync: SyncFigures | None
+    together: bool = False  #: every session started at the same instant
 
     @property
     def core_pct(self) -> float:
@@ -308,12 +314,12 @@ def sync_figures(sessions: Sequence[Session]) -> SyncFigures:
 
 
 async def run_fleet(
-    kind: str, count: int, warmup: float, duration: float, media: Media
+    kind: str, count: int, warmup: float, duration: float, media: Media, together: bool = False
 ) -> FleetResult:
     """``count`` sessions of ``kind`` (a key of :data:`benchmarks.endpoints.OPENERS`), measured
-    over ``duration`` seconds after ``warmup``."""
+    over ``duration`` seconds after ``warmup``; started spread, or all at one instant."""
     rss_before = current_rss_mb()
-    plan = Plan.make(trio.current_time() + SETUP_S, count, warmup, duration)
+    plan = Plan.make(trio.current_time() + SETUP_S, count, warmup, duration, together)
     sessions = [Session() for _ in range(count)]
     progress = ProgressBar(duration)
     lags: list[float] = []
@@ -339,4 +345,5 @@ async def run_fleet(
         audio_received=sum(s.audio.count for s in sessions),
         video_received=sum(s.video.count for s in sessions),
         sync=sync_figures(sessions) if kind == "avsync" else None,
+        together=together,
     )

@@ -5,7 +5,9 @@
 
 One step (``--sessions N``) runs N sessions through no synchroniser (the baseline, for
 ``--baseline-duration`` seconds), then through avsync (``--duration`` seconds after
-``--warmup``), in one process on one core: what a session is and what is measured is in
+``--warmup``), started spread over a second, then through avsync again with every session
+started at the same instant (so every clock ticks together; ``--no-together`` skips it), in one
+process on one core: what a session is and what is measured is in
 :mod:`benchmarks.fleet`. The report gives avsync's net cost and its ratio to the baseline: the
 machine is shared and noisy, ratios travel better than absolutes. A step passes when every
 session has p99 offset <= 5 ms and no underrun in the steady window. Without ``--sessions``, the
@@ -49,6 +51,21 @@ def step_line(step: Step) -> str:
         f"RSS {synced.rss_per_session_mb:.2f} MB/session; loop lag p99 "
         f"{synced.lag_p99_ms:.2f} ms (baseline {step.baseline.lag_p99_ms:.2f}); "
         f"{synced.preemptions / synced.window_s:.1f} preemptions/s"
+    ) + together_line(step)
+
+
+def together_line(step: Step) -> str:
+    """The step's sessions started together, if it ran them: its cost and offsets."""
+    together = step.together
+    if together is None or together.sync is None:
+        return ""
+    sync = together.sync
+    verdict = "pass" if together.passed else "FAIL"
+    return (
+        f"\n     started together {verdict}: {together.session_pct:.3f}%/session "
+        f"({step.together_ratio:.1f}x the baseline); offset p99 worst "
+        f"{sync.offset_p99_worst_ms:.2f} ms, max {sync.offset_max_ms:.2f} ms; underrun steady "
+        f"{sync.underrun_steady_s:.2f} s ({sync.sessions_underrun} sessions)"
     )
 
 
@@ -56,7 +73,7 @@ COLUMNS = (
     ("sessions", 8), ("result", 6), ("core %", 7), ("%/sess", 7), ("base %/s", 8),
     ("net %/s", 7), ("ratio", 6), ("p50 med", 7), ("p99 med", 7), ("p99 max", 7), ("max ms", 7),
     ("late", 6), ("underrun start/steady s", 23), ("RSS MB/s", 8), ("lag p99 a/b", 11),
-    ("preempt/s", 9),
+    ("preempt/s", 9), ("together ratio/p99", 18),
 )  # fmt: skip
 
 
@@ -68,7 +85,8 @@ p50 med: median per-session p50 offset; p99 med / max: median and worst per-sess
 underrun: silence emitted mid-speech, all sessions, before / inside the window (s)
 RSS MB/s: resident memory growth from before the sessions to the end of the window, per session
 lag p99 a/b: p99 lateness (ms) of a probe task waking every 10 ms, with avsync / in the baseline
-preempt/s: involuntary context switches of the process (other load on the machine)"""
+preempt/s: involuntary context switches of the process (other load on the machine)
+together ratio/p99: every session started at one instant: avsync / base, worst p99 offset (ms)"""
 
 
 def table_row(step: Step) -> list[str]:
@@ -93,7 +111,16 @@ def table_row(step: Step) -> list[str]:
         f"{synced.rss_per_session_mb:.2f}",
         f"{synced.lag_p99_ms:.2f}/{step.baseline.lag_p99_ms:.2f}",
         f"{synced.preemptions / synced.window_s:.1f}",
+        together_cell(step),
     ]
+
+
+def together_cell(step: Step) -> str:
+    """The together fleet's ratio and worst p99 offset, or "-" if the step did not run it."""
+    together = step.together
+    if together is None or together.sync is None:
+        return "-"
+    return f"{step.together_ratio:.1f}x / {together.sync.offset_p99_worst_ms:.2f}"
 
 
 def print_step(step: Step) -> None:
@@ -143,6 +170,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-sessions", type=int, default=400, help="search limit [400]")
     parser.add_argument(
         "--attempts", type=int, default=2, help="runs of a search step before it fails [2]"
+    )
+    parser.add_argument(
+        "--no-together",
+        dest="together",
+        action="store_false",
+        help="skip the step's third fleet: avsync with every session started at one instant",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)

@@ -332,6 +332,7 @@ CONFIG_CASES: list[tuple[str, object, str]] = [
     ("fade_ms", -5, "fade_ms must be finite and non-negative"),
     ("fade_ms", math.inf, "fade_ms"),
     ("fade_ms", math.nan, "fade_ms"),
+    ("copy_video", 1, "copy_video must be a bool"),
 ]
 
 

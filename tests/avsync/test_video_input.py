@@ -10,6 +10,7 @@ The first half tests ``prepare_video`` directly; the second goes through the pub
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import cast
 
 import attrs
 import av
@@ -20,7 +21,8 @@ import trio
 import trio.testing
 
 import avsync
-from avsync._video import prepare_video
+from avsync._messages import Image
+from avsync._video import prepare_video, to_video_frame
 
 BLACK_Y, NEUTRAL = 16, 128
 WHITE_Y = 235
@@ -31,10 +33,18 @@ def make_config(width: int = 640, height: int = 480, **overrides: object) -> avs
     return avsync.SyncConfig(width=width, height=height, **overrides)  # type: ignore[arg-type]
 
 
+def as_array(image: Image) -> npt.NDArray[np.uint8]:
+    """An image as one I420 array (shared planes are gathered into one)."""
+    if isinstance(image, tuple):
+        return cast(npt.NDArray[np.uint8], to_video_frame(image, 0).to_ndarray())
+    return image
+
+
 def planes(
-    image: npt.NDArray[np.uint8], width: int, height: int
+    image: Image, width: int, height: int
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """Y, U, V planes of an I420 image of shape (height * 3 // 2, width)."""
+    image = as_array(image)
     assert image.shape == (height * 3 // 2, width) and image.dtype == np.uint8
     chroma = image[height:].reshape(-1)
     size = (width // 2) * (height // 2)
@@ -103,10 +113,22 @@ def test_extreme_aspects_give_a_valid_image(width: int, height: int) -> None:
 # == prepare_video: formats ======================================================================
 
 
-def test_yuv420p_of_the_target_size_passes_through_pixel_identical() -> None:
+def test_yuv420p_of_the_target_size_is_shared_not_copied() -> None:
     pixels = np.random.default_rng(3).integers(0, 256, (480 * 3 // 2, 640), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
     image = prepare_video(frame, make_config(640, 480))
+    assert isinstance(image, tuple)
+    y, u, v = planes(pixels, 640, 480)
+    for shared, plane, expected in zip(image, frame.planes, (y, u, v), strict=True):
+        assert shared.ctypes.data == plane.buffer_ptr  # the caller's pixels, no copy
+        np.testing.assert_array_equal(shared, expected)
+    np.testing.assert_array_equal(to_video_frame(image, 0).to_ndarray(), pixels)
+
+
+def test_yuv420p_of_the_target_size_is_copied_with_copy_video() -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, (480 * 3 // 2, 640), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
+    image = prepare_video(frame, make_config(640, 480, copy_video=True))
     np.testing.assert_array_equal(image, pixels)
     frame.planes[0].update(bytes(frame.planes[0].buffer_size))  # the caller reuses its frame
     assert not frame.to_ndarray()[:480].any()
@@ -161,7 +183,7 @@ def test_any_size_and_pixel_format_gives_an_output_sized_image(
     pixel_format: str, width: int, height: int
 ) -> None:
     frame = av.VideoFrame(width, height, pixel_format)
-    image = prepare_video(frame, make_config(64, 48))
+    image = as_array(prepare_video(frame, make_config(64, 48)))
     assert image.shape == (72, 64) and image.dtype == np.uint8
 
 
