@@ -6,7 +6,6 @@ import trio
 
 import actors
 
-from ._config import SyncConfig
 from ._errors import SynchronizerClosed
 from ._messages import (
     AudioOut,
@@ -34,14 +33,12 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
 
     def __init__(
         self,
-        config: SyncConfig,
         playout: Playout[actors.Reply[PlayoutResult]],
         control: actors.Mailbox[Flush],
         packets: actors.Mailbox[AudioPacket],
         publisher: actors.ActorRef[AudioOut | VideoOut | VideoSettled],
         ticks: actors.ActorRef[ClockTick],
     ) -> None:
-        self.config = config
         self.playout = playout
         self.control = control
         self.packets = packets

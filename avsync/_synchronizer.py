@@ -149,9 +149,7 @@ class Synchronizer:
             restart=RESTARTABLE,
         )
         self._clock_requests: actors.ActorRef[EndOfSpeech | WaitPlayout] = await group.spawn(
-            lambda: ClockActor(
-                config, self._playout, clock_control, self._packets, publisher, ticks.ref
-            ),
+            lambda: ClockActor(self._playout, clock_control, self._packets, publisher, ticks.ref),
             name="clock",
             capacity=256,
         )
