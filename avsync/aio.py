@@ -91,6 +91,7 @@ class SyncOptions(TypedDict, total=False):
     av_offset_s: float
     playout_delay_s: float
     fade_ms: float
+    copy_video: bool
 
 
 def _make_config(

@@ -9,7 +9,7 @@ program, no trio run may be left in the thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import av
@@ -29,33 +29,13 @@ from avsync.marks import read_stamp, stamp_frame
 from avsync.webrtc import SyncVideoTrack, add_tracks, loopback_candidates
 
 from .harness import assert_frame_steps
+from .harness import run_asyncio as run
 
 pytestmark = pytest.mark.realtime
 
 T = TypeVar("T")
 W, H = 64, 48
 RATE = 48000
-
-
-def run(main: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
-    """``asyncio.run(main())`` on a plain asyncio loop, with a time limit; checks that no trio
-    run is left behind.
-
-    (Once ``trio_asyncio`` has been imported, by other tests for instance, ``asyncio.run()``
-    would create a trio-asyncio loop; the default policy keeps this a plain asyncio program.)
-    """
-
-    async def limited() -> T:
-        assert not isinstance(asyncio.get_running_loop(), trio_asyncio.BaseTrioEventLoop)
-        return await asyncio.wait_for(main(), timeout)
-
-    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
-    try:
-        result = asyncio.run(limited())
-    finally:
-        asyncio.set_event_loop_policy(None)
-    assert not trio.lowlevel.in_trio_run(), "a trio guest run was left in the thread"
-    return result
 
 
 def marked(index: int, width: int = W, height: int = H) -> av.VideoFrame:
@@ -114,6 +94,7 @@ def test_the_constructor_validates_without_a_running_loop() -> None:
     assert AVSynchronizer(fps=29.97, max_queue_size=300).config.video_queue_frames == 300
     assert AVSynchronizer(fps=60, max_queue_size=7).config.video_queue_frames == 7
     assert AVSynchronizer(playout_delay_s=0.05).config.playout_delay_s == 0.05
+    assert AVSynchronizer(copy_video=True).config.copy_video
     assert sync.epoch == 0 and not sync.closed
     assert isinstance(sync.video_track, MediaStreamTrack) and sync.video_track.kind == "video"
     assert isinstance(sync.audio_track, MediaStreamTrack) and sync.audio_track.kind == "audio"

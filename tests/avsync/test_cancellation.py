@@ -35,6 +35,7 @@ import avsync.webrtc
 from actors.testing import live_tasks, run_scenario
 from avsync.aio import AVSynchronizer
 
+from . import harness
 from .harness import HEIGHT, RATE, WIDTH, config, marked_frame, speech
 
 SCENARIO_LIMIT_S = 60.0  # virtual seconds; a hang shows up as TooSlowError
@@ -206,12 +207,7 @@ async def still_works(sync: avsync.Synchronizer) -> None:
 def run_asyncio(main: Any) -> None:
     """``asyncio.run`` on a plain asyncio loop (not trio-asyncio's), then check that no trio
     guest run is left in the thread and that a fresh trio run works."""
-    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
-    try:
-        asyncio.run(asyncio.wait_for(main(), 10.0))
-    finally:
-        asyncio.set_event_loop_policy(None)
-    assert not trio.lowlevel.in_trio_run(), "a trio guest run was left in the thread"
+    harness.run_asyncio(main)
     assert trio.run(trio.sleep, 0) is None
 
 

@@ -26,12 +26,13 @@ import pytest
 if importlib.util.find_spec("livekit") is None:  # pragma: no cover - CI installs it
     pytest.skip("the livekit package is not installed", allow_module_level=True)
 
-import trio
 from livekit import rtc
 
 import avsync
 from avsync.livekit import AVSynchronizer
 from benchmarks import livekit as scenarios
+
+from .harness import run_asyncio
 
 pytestmark = pytest.mark.realtime
 
@@ -43,20 +44,8 @@ STARVED_SHARE = 0.2
 ATTEMPTS = 3
 
 
-def run(main: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
-    """``asyncio.run(main())`` on a plain asyncio loop, with a time limit; no trio run may be
-    left in the thread afterwards."""
-
-    async def limited() -> T:
-        return await asyncio.wait_for(main(), timeout)
-
-    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
-    try:
-        result = asyncio.run(limited())
-    finally:
-        asyncio.set_event_loop_policy(None)
-    assert not trio.lowlevel.in_trio_run(), "a trio guest run was left in the thread"
-    return result
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    return run_asyncio(main, timeout=20.0)
 
 
 def in_sync(offsets: scenarios.Offsets) -> bool:
