@@ -14,6 +14,7 @@ from ._mailbox import (
     MailboxFull,
     MailboxStats,
     Overflow,
+    receive_all_nowait,
     receive_first,
     receive_first_nowait,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "TraceKind",
     "Tracer",
     "open_group",
+    "receive_all_nowait",
     "receive_first",
     "receive_first_nowait",
     "run_actor",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -45,6 +45,7 @@ __all__ = [
     "MailboxStats",
     "Overflow",
     "receive_first",
+    "receive_all_nowait",
     "receive_first_nowait",
 ]
 
@@ -349,6 +350,17 @@ def receive_first_nowait(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
         if mailbox._buffer:
             return index, mailbox.get_nowait()
     raise trio.WouldBlock
+
+
+def receive_all_nowait(*mailboxes: Mailbox[Any]) -> Iterator[Any]:
+    """Every message already queued in ``mailboxes``, each taken in turn from the first
+    non-empty one in argument order (so a message put in an earlier mailbox meanwhile overtakes
+    the rest); stops when all are empty. Never waits."""
+    while True:
+        try:
+            yield receive_first_nowait(*mailboxes)[1]
+        except trio.WouldBlock:
+            return
 
 
 @overload

@@ -62,8 +62,8 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
                             self._handle(message)
                 else:
                     await trio.lowlevel.checkpoint()  # late: no timer, one yield
-                while len(self.control) or len(inbox):  # what arrived at this very instant
-                    self._handle(actors.receive_first_nowait(self.control, inbox)[1])
+                for message in actors.receive_all_nowait(self.control, inbox):
+                    self._handle(message)  # what arrived at this very instant
                 tick, answers = self.playout.tick(self.packets)
                 self._emit(tick)
                 _send(answers)

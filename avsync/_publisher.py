@@ -96,8 +96,8 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
             except trio.EndOfChannel:
                 return
             self._handle(message)
-            while len(self.control) or len(inbox):  # take in whatever else is already here
-                self._handle(actors.receive_first_nowait(self.control, inbox)[1])
+            for queued in actors.receive_all_nowait(self.control, inbox):
+                self._handle(queued)  # whatever else is already here
 
     def _handle(self, message: AudioOut | VideoOut | VideoSettled | Flush | Barrier) -> None:
         if isinstance(message, AudioOut):

@@ -284,8 +284,7 @@ class AVSynchronizer:
         caller is cancelled, the close still completes in the background."""
         self._request_close()
         if self._finished is None:  # never started: end the tracks it handed out
-            self._ended = True
-            self._sync._mark_closed()
+            self._end(None)
             return
         if not self._finished.done():
             await asyncio.wait((self._finished,))

@@ -628,6 +628,11 @@ def _fmt(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:+.1f}"
 
 
+def _median_p99_cell(offsets: dict[str, Any], median: str, p99: str) -> str:
+    """ "median / p99" of an offsets record, in ms (the p99 is of absolute values: no sign)."""
+    return f"{_fmt(offsets[median])} / {_fmt(offsets[p99]).lstrip('+')}"
+
+
 def table(results: dict[str, Any]) -> str:
     names = list(results)
     rows: list[tuple[str, ...]] = [("", *names)]
@@ -650,7 +655,7 @@ def table(results: dict[str, Any]) -> str:
         )
         add(
             f"{scenario}: every frame: median / p99",
-            lambda r: f"{_fmt(r['all_median_ms'])} / {_fmt(r['all_p99_abs_ms']).lstrip('+')}",
+            lambda r: _median_p99_cell(r, "all_median_ms", "all_p99_abs_ms"),
             scenario,
         )
     add(
@@ -663,10 +668,7 @@ def table(results: dict[str, Any]) -> str:
     add("clear: clear_queue() took, ms", lambda r: f"{r['clear_ms']:.1f}", "clear")
     add(
         "clear: next turn median / p99 ms",
-        lambda r: (
-            f"{_fmt(r['new_turn_offset']['median_ms'])} / "
-            f"{_fmt(r['new_turn_offset']['p99_abs_ms']).lstrip('+')}"
-        ),
+        lambda r: _median_p99_cell(r["new_turn_offset"], "median_ms", "p99_abs_ms"),
         "clear",
     )
     add(
@@ -679,10 +681,7 @@ def table(results: dict[str, Any]) -> str:
     add("idle: longest push() wait, ms", lambda r: f"{r['longest_push_ms']:.0f}", "idle")
     add(
         "idle: next utterance median / p99 ms",
-        lambda r: (
-            f"{_fmt(r['second']['all_median_ms'])} / "
-            f"{_fmt(r['second']['all_p99_abs_ms']).lstrip('+')}"
-        ),
+        lambda r: _median_p99_cell(r["second"], "all_median_ms", "all_p99_abs_ms"),
         "idle",
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

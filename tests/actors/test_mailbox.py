@@ -11,6 +11,7 @@ from actors import (
     Overflow,
     TraceEvent,
     TraceKind,
+    receive_all_nowait,
     receive_first,
 )
 
@@ -213,3 +214,18 @@ async def test_tracer_sees_send_receive_drop() -> None:
         (TraceKind.SEND, 2, "traced"),
         (TraceKind.RECEIVE, 2, "traced"),
     ]
+
+
+def test_receive_all_nowait_takes_everything_queued_in_priority_order() -> None:
+    control: Mailbox[str] = Mailbox(8)
+    data: Mailbox[str] = Mailbox(8)
+    control.put_nowait("flush")
+    data.put_nowait("a")
+    data.put_nowait("b")
+    taken = []
+    for message in receive_all_nowait(control, data):
+        taken.append(message)
+        if message == "a":
+            control.put_nowait("late flush")  # overtakes what is left of the data
+    assert taken == ["flush", "a", "late flush", "b"]
+    assert list(receive_all_nowait(control, data)) == []
