@@ -12,6 +12,11 @@ epoch's speech moves through four states:
   media time pauses;
 * ``ENDED``: after ``end_audio()``, the last sample has been emitted; waiters are answered.
 
+Under overload (see :mod:`avsync._load`), ticks that are already more than
+``AUDIO_LATE_LIMIT_S`` overdue are skipped (:meth:`Playout.skip_overdue`): no packet is taken for
+them, so the speech resumes where it was and its media time pauses, as during an underrun. Every
+tick's lateness goes to the :class:`~avsync._load.LoadMeter`.
+
 A flush (or any message of a newer epoch, see :class:`~avsync._epochs.EpochGate`) starts the
 next epoch: packets of older epochs still in the buffer are dropped (counted), and playout
 waiters of the old epoch are answered as interrupted, with the position actually heard.
@@ -22,11 +27,13 @@ answers due, as ``(waiter, PlayoutResult)`` pairs, for the caller to send.
 
 from __future__ import annotations
 
+import math
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
 from ._epochs import EpochGate
+from ._load import AUDIO_LATE_LIMIT_S, LoadMeter
 from ._messages import AudioPacket, SpeechState
 from ._stats import PlayoutResult
 from ._time import SAME_INSTANT_S
@@ -62,6 +69,7 @@ class Tick:
     epoch: int
     packet: AudioPacket | None  #: None: silence
     speech: SpeechState  #: after this tick
+    overloaded: bool  #: whether the session is overloaded (:meth:`LoadMeter.overloaded`)
 
 
 Answers = list[tuple[W, PlayoutResult]]
@@ -80,6 +88,7 @@ class Playout(Generic[W]):
         self.ticks = 0  #: ticks emitted so far
         self.gate = EpochGate()
         self.counters = ClockCounters()
+        self.load = LoadMeter(packet_s=packet_s)
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -158,9 +167,24 @@ class Playout(Generic[W]):
 
     # -- ticking ---------------------------------------------------------------------------------
 
-    def tick(self, buffer: PacketSource) -> tuple[Tick, Answers[W]]:
-        """Emit the tick due at :attr:`next_tick_at`: the next packet, or silence."""
+    def skip_overdue(self, now: float) -> int:
+        """Skip the ticks that are more than ``AUDIO_LATE_LIMIT_S`` overdue at ``now`` (counted);
+        return how many. The schedule stays absolute: the next tick is the first one not that
+        late."""
+        overdue = now - AUDIO_LATE_LIMIT_S - self.next_tick_at
+        if overdue <= SAME_INSTANT_S:
+            return 0
+        count = math.ceil(overdue / self.packet_s - SAME_INSTANT_S)
+        self.ticks += count
+        self.load.skipped(count, now)
+        return count
+
+    def tick(self, buffer: PacketSource, now: float | None = None) -> tuple[Tick, Answers[W]]:
+        """Emit the tick due at :attr:`next_tick_at`: the next packet, or silence. ``now`` is
+        when it goes out (default: on time), for the load meter."""
         at = self.next_tick_at
+        now = at if now is None else now
+        self.load.emitted(at, now)
         answers: Answers[W] = []
         packet = None
         if self.speech is not SpeechState.ENDED:
@@ -175,7 +199,7 @@ class Playout(Generic[W]):
                 answers += self._check_ended()
             else:
                 self.counters.underrun_s += self.packet_s
-        tick = Tick(self.ticks, at, self.epoch, packet, self.speech)
+        tick = Tick(self.ticks, at, self.epoch, packet, self.speech, self.load.overloaded(now))
         self.ticks += 1
         self.counters.packets_emitted += 1
         return tick, answers
