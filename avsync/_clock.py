@@ -72,7 +72,7 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
                 # Every tick due by now goes out at once (none is more than the late limit
                 # behind: older ones are skipped), then the clock sleeps until the next one.
                 now = trio.current_time()
-                playout.skip_overdue(now)
+                _send(playout.skip_overdue(now, self.packets))
                 while playout.next_tick_at <= now + SAME_INSTANT_S:
                     tick, answers = playout.tick(self.packets, now)
                     self._emit(tick)

@@ -1,5 +1,5 @@
 """Overload: the bounds that hold whatever the load, and the clock's view of how late the loop
-runs. Pure state, no trio (see docs/design.md, section "Overload").
+runs. Pure state, no trio (docs/design.md, section 6).
 
 When the event loop cannot keep up (too many sessions on one core, a throttled container), the
 synchroniser keeps three promises instead of falling behind:
@@ -7,8 +7,10 @@ synchroniser keeps three promises instead of falling behind:
 * **Audio never falls behind by more than** :data:`AUDIO_LATE_LIMIT_S`. The clock emits a tick at
   most that long after its due time; older ticks are skipped, not played in a burst. Skipped time
   is lost output time (a gap in the audio pts, which a receiver conceals), counted in
-  ``audio_skipped_s``; the speech itself is not lost: it resumes where it was, like after an
-  underrun, and its video pauses with it.
+  ``audio_skipped_s``, and the speech those ticks would have played is lost with it
+  (``speech_lost_s``): kept, it would delay all the speech after it, and a sustained overload
+  would pile up latency without end. The frames of the lost speech are due in the past, so the
+  video skips them too.
 * **No new frame goes out more than** :data:`VIDEO_LATE_LIMIT_S` **behind its plan.** A frame that
   would is dropped (``frames_shed_late``): shown that late its lips would visibly lead or trail
   the voice (lateness becomes A/V skew at the receiver), and showing it would delay the frames
@@ -64,6 +66,7 @@ class LoadCounters:
     over_budget_s: float = 0.0  #: output time of those ticks (packets x packet duration)
     ticks_skipped: int = 0  #: ticks skipped because they were over AUDIO_LATE_LIMIT_S late
     audio_skipped_s: float = 0.0  #: output time skipped (no packet, no silence: a pts gap)
+    speech_lost_s: float = 0.0  #: speech the skipped ticks would have played
     lag_max_s: float = 0.0  #: the latest tick so far, measured at its emission
 
 
@@ -98,12 +101,14 @@ class LoadMeter:
             self._over_budget_at.append(now)
         self._forget(now)
 
-    def skipped(self, count: int, now: float) -> None:
-        """``count`` ticks were skipped at ``now`` (too late to play)."""
+    def skipped(self, count: int, now: float, speech_lost_s: float = 0.0) -> None:
+        """``count`` ticks were skipped at ``now`` (too late to play), losing ``speech_lost_s``
+        of speech."""
         if count <= 0:
             return
         self.counters.ticks_skipped += count
         self.counters.audio_skipped_s += count * self.packet_s
+        self.counters.speech_lost_s += speech_lost_s
         self._last_skip_at = now
 
     def overloaded(self, now: float) -> bool:

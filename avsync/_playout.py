@@ -13,9 +13,9 @@ epoch's speech moves through four states:
 * ``ENDED``: after ``end_audio()``, the last sample has been emitted; waiters are answered.
 
 Under overload (see :mod:`avsync._load`), ticks that are already more than
-``AUDIO_LATE_LIMIT_S`` overdue are skipped (:meth:`Playout.skip_overdue`): no packet is taken for
-them, so the speech resumes where it was and its media time pauses, as during an underrun. Every
-tick's lateness goes to the :class:`~avsync._load.LoadMeter`.
+``AUDIO_LATE_LIMIT_S`` overdue are skipped (:meth:`Playout.skip_overdue`): each one's packet is
+taken and lost (counted), so the speech after them is heard on time. Every tick's lateness goes to
+the :class:`~avsync._load.LoadMeter`.
 
 A flush (or any message of a newer epoch, see :class:`~avsync._epochs.EpochGate`) starts the
 next epoch: packets of older epochs still in the buffer are dropped (counted), and playout
@@ -167,17 +167,23 @@ class Playout(Generic[W]):
 
     # -- ticking ---------------------------------------------------------------------------------
 
-    def skip_overdue(self, now: float) -> int:
-        """Skip the ticks that are more than ``AUDIO_LATE_LIMIT_S`` overdue at ``now`` (counted);
-        return how many. The schedule stays absolute: the next tick is the first one not that
-        late."""
+    def skip_overdue(self, now: float, buffer: PacketSource) -> Answers[W]:
+        """Skip the ticks that are more than ``AUDIO_LATE_LIMIT_S`` overdue at ``now``. Each
+        takes the packet it would have played and loses it (counted), so the speech after them
+        keeps its time: the output loses time, later packets gain no latency. The schedule stays
+        absolute: the next tick is the first one not that late."""
         overdue = now - AUDIO_LATE_LIMIT_S - self.next_tick_at
         if overdue <= SAME_INSTANT_S:
-            return 0
+            return []
+        answers: Answers[W] = []
         count = math.ceil(overdue / self.packet_s - SAME_INSTANT_S)
-        self.ticks += count
-        self.load.skipped(count, now)
-        return count
+        lost = 0
+        for _ in range(count):
+            packet, more = self._advance(buffer, skipped=True)
+            answers += more
+            lost += 0 if packet is None else packet.real
+        self.load.skipped(count, now, lost / self.rate)
+        return answers
 
     def tick(self, buffer: PacketSource, now: float | None = None) -> tuple[Tick, Answers[W]]:
         """Emit the tick due at :attr:`next_tick_at`: the next packet, or silence. ``now`` is
@@ -185,24 +191,35 @@ class Playout(Generic[W]):
         at = self.next_tick_at
         now = at if now is None else now
         self.load.emitted(at, now)
+        index = self.ticks
+        packet, answers = self._advance(buffer, skipped=False)
+        tick = Tick(index, at, self.epoch, packet, self.speech, self.load.overloaded(now))
+        self.counters.packets_emitted += 1
+        return tick, answers
+
+    def _advance(
+        self, buffer: PacketSource, *, skipped: bool
+    ) -> tuple[AudioPacket | None, Answers[W]]:
+        """Pass the tick due at :attr:`next_tick_at`: take its packet, if any, and move on. A
+        skipped tick's packet is not heard: it counts in neither the position nor underrun."""
+        at = self.next_tick_at
         answers: Answers[W] = []
         packet = None
         if self.speech is not SpeechState.ENDED:
             packet, answers = self._next_packet(at, buffer)
         if packet is not None:
-            self.emitted_samples += packet.real
+            if not skipped:
+                self.emitted_samples += packet.real
             self.emitted_end = packet.start + packet.real
             answers += self._check_ended()
         elif self.speech is SpeechState.ACTIVE:
             if self.end is not None and self.held is None and not len(buffer):
                 self.emitted_end = self.end  # the rest was dropped: nothing more will come
                 answers += self._check_ended()
-            else:
+            elif not skipped:
                 self.counters.underrun_s += self.packet_s
-        tick = Tick(self.ticks, at, self.epoch, packet, self.speech, self.load.overloaded(now))
         self.ticks += 1
-        self.counters.packets_emitted += 1
-        return tick, answers
+        return packet, answers
 
     def _next_packet(
         self, now: float, buffer: PacketSource

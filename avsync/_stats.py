@@ -45,6 +45,7 @@ class OverloadStats:
     loop_lag_max_ms: float  #: the latest tick since the start
     over_budget_s: float  #: output time of the ticks that went out more than 10 ms late
     audio_skipped_s: float  #: output time skipped: ticks more than 60 ms late are not played
+    speech_lost_s: float  #: the speech those ticks would have played (lost, not delayed)
     frames_shed_late: int  #: new frames dropped rather than shown more than 45 ms behind plan
     repeats_shed: int  #: repeat slots skipped while overloaded
 
@@ -57,6 +58,7 @@ class OverloadStats:
         lag_max_s: float,
         over_budget_s: float,
         audio_skipped_s: float,
+        speech_lost_s: float,
         frames_shed_late: int,
         repeats_shed: int,
     ) -> OverloadStats:
@@ -68,6 +70,7 @@ class OverloadStats:
             loop_lag_max_ms=lag_max_s * 1000,
             over_budget_s=over_budget_s,
             audio_skipped_s=audio_skipped_s,
+            speech_lost_s=speech_lost_s,
             frames_shed_late=frames_shed_late,
             repeats_shed=repeats_shed,
         )

@@ -375,6 +375,7 @@ class Synchronizer:
                 lag_max_s=load.counters.lag_max_s,
                 over_budget_s=load.counters.over_budget_s,
                 audio_skipped_s=load.counters.audio_skipped_s,
+                speech_lost_s=load.counters.speech_lost_s,
                 frames_shed_late=schedule.shed_late,
                 repeats_shed=schedule.repeats_shed,
             ),
