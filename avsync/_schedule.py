@@ -12,7 +12,7 @@ Rules, in order of precedence:
   then, and after the speech has ended, media time follows the wall clock (free-run);
 * a frame without pts is aligned with the audio write cursor at its arrival, and spaced at least
   1/fps after the previous such frame (wall time); these are never dropped as superseded
-  (only, like any frame, when the loop is overloaded, below);
+  (only, like any frame, when too late, below);
 * when several timestamped frames are due at once, the newest is shown, the rest are dropped-late;
 * new frames are due at least 1/fps apart (a newer due frame replaces one waiting for that).
   The spacing is measured from the previous frame's due time, not from when it went out, so a
@@ -22,10 +22,9 @@ Rules, in order of precedence:
   is expected before the repeat after it would be due;
 * never two frames at one instant: a new frame due at the instant of the previous emission goes
   out one tick of the 90 kHz output clock later;
-* overload (see :mod:`avsync._load`): a new frame is dropped (``shed_late``) rather than emitted
-  more than ``VIDEO_LATE_LIMIT_S`` behind its plan, which is its slot (its due time, or the fps
-  cap's release) or its arrival, whichever is later: a frame that arrives after its due time is
-  the provider's lateness, shown at once as ever, not the loop's; while the clock reports the
+* bounded lateness (see :mod:`avsync._load`): a new frame is dropped (``shed_late``) rather than
+  emitted more than ``VIDEO_LATE_LIMIT_S`` behind its plan (its due time, or the fps cap's
+  release), whether the loop was late or the frame arrived late; while the clock reports the
   session overloaded (``shedding``), the last frame repeats only every ``OVERLOAD_REPEAT_S``
   (the repeat slots skipped are counted in ``repeats_shed``).
 """
@@ -277,7 +276,7 @@ class VideoSchedule:
             if release is not None and now < release - EPS:
                 return None, release  # cap: wait (a newer frame due by then replaces this one)
             plan = due if release is None else max(due, release)
-            if now > max(plan, frame.arrived_at) + VIDEO_LATE_LIMIT_S + EPS:
+            if now > plan + VIDEO_LATE_LIMIT_S + EPS:
                 self._frames.popleft()  # too late to show: the next frame may still be on time
                 self.counters.shed_late += 1
                 continue
