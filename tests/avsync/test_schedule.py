@@ -159,5 +159,10 @@ def test_after_a_flush_nothing_of_an_older_epoch_is_shown_and_every_frame_is_cou
             assert emission.epoch == 1
     counters = video.counters
     new = sum(1 for e in emitted if e.kind is FrameKind.NEW)
-    dropped = counters.dropped_late + counters.shed_late + counters.dropped_stale + counters.dropped_overflow
+    dropped = (
+        counters.dropped_late
+        + counters.shed_late
+        + counters.dropped_stale
+        + counters.dropped_overflow
+    )
     assert new + dropped + video.queued == len(writes)
