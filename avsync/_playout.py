@@ -89,6 +89,7 @@ class Playout(Generic[W]):
         self.gate = EpochGate()
         self.counters = ClockCounters()
         self.load = LoadMeter(packet_s=packet_s)
+        self.overloaded = False  #: the load meter's verdict at the last tick
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -193,7 +194,8 @@ class Playout(Generic[W]):
         self.load.emitted(at, now)
         index = self.ticks
         packet, answers = self._advance(buffer, skipped=False)
-        tick = Tick(index, at, self.epoch, packet, self.speech, self.load.overloaded(now))
+        self.overloaded = self.load.overloaded(now)
+        tick = Tick(index, at, self.epoch, packet, self.speech, self.overloaded)
         self.counters.packets_emitted += 1
         return tick, answers
 

@@ -383,13 +383,13 @@ class Synchronizer:
 
     @property
     def overloaded(self) -> bool:
-        """Whether the event loop is not keeping up with this session right now (see
-        :class:`OverloadStats`): audio ticks went out late or were skipped within the last
-        second, and repeats are being shed. A provider can skip work while it is true (render
+        """Whether the event loop is not keeping up with this session (see
+        :class:`OverloadStats`), as the clock found at its last tick: audio ticks went out late
+        or were skipped within the last second, and repeats are being shed. A provider can skip work while it is true (render
         fewer frames, or smaller ones)."""
         if self._group is None:
             return False
-        return self._playout.load.overloaded(trio.current_time())
+        return self._playout.overloaded
 
     # -- closing ---------------------------------------------------------------------------------
 

@@ -109,13 +109,14 @@ async def misbehave(
                     await sync.write_video(media.frames[frame % len(media.frames)], pts=frame / FPS)
                     frame += 1
         # real time at least: audio keeps up, and the frames covering the audio written go out
+        # (a starved provider catches up chunk by chunk, and stops at the end like the rest)
         now_s = trio.current_time() - turn_start
-        while audio_s < now_s + 1 / CHUNKS_PER_S:
+        while audio_s < now_s + 1 / CHUNKS_PER_S and trio.current_time() < stop_at:
             await sync.write_audio(media.audio)
             audio_s += 1 / CHUNKS_PER_S
-        while frame / FPS < audio_s:
-            await sync.write_video(media.frames[frame % len(media.frames)], pts=frame / FPS)
-            frame += 1
+            while frame / FPS < audio_s:
+                await sync.write_video(media.frames[frame % len(media.frames)], pts=frame / FPS)
+                frame += 1
         outcome.overloaded_seen |= sync.overloaded
         await trio.sleep(1 / CHUNKS_PER_S)
 

@@ -4,6 +4,7 @@ task that holds the CPU."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 
@@ -389,3 +390,31 @@ async def test_in_real_time_a_hog_of_the_loop_is_reported_and_the_bounds_hold() 
         assert stats.packets_emitted * PACKET_S >= 0.5 * 3.0
         assert run.queued_max <= 30
     assert trio.current_time() - started < 3.0 + 2.5
+
+
+@pytest.mark.realtime
+def test_the_asyncio_face_says_when_its_loop_is_blocked() -> None:
+    """An asyncio program that blocks its own loop (a synchronous call of 100 ms, four times in a
+    row) is told so by the face: ``overloaded`` and ``stats().overload``. (Whether it is
+    overloaded before and after depends on the machine's load; the meter's window is tested on
+    plain numbers above.)"""
+    import time
+
+    from avsync.aio import AVSynchronizer
+
+    from .harness import run_asyncio
+
+    async def main() -> tuple[bool, bool, avsync.OverloadStats]:
+        sync = AVSynchronizer(width=64, height=48)
+        unstarted = sync.overloaded
+        async with sync:
+            await asyncio.sleep(0.3)
+            for _ in range(4):
+                time.sleep(0.1)  # blocks the loop, and the trio guest in it
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            return unstarted, sync.overloaded, sync.stats().overload
+
+    unstarted, during, load = run_asyncio(main)
+    assert not unstarted and during and load.overloaded
+    assert load.audio_skipped_s > 0 and load.loop_lag_max_ms <= AUDIO_LATE_LIMIT_S * 1000 + 1e-6
