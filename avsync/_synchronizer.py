@@ -385,8 +385,8 @@ class Synchronizer:
     def overloaded(self) -> bool:
         """Whether the event loop is not keeping up with this session (see
         :class:`OverloadStats`), as the clock found at its last tick: audio ticks went out late
-        or were skipped within the last second, and repeats are being shed. A provider can skip work while it is true (render
-        fewer frames, or smaller ones)."""
+        or were skipped within the last second, and repeats are being shed. A provider can skip
+        work while it is true (render fewer frames, or smaller ones)."""
         if self._group is None:
             return False
         return self._playout.overloaded
