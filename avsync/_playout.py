@@ -85,7 +85,7 @@ class Playout(Generic[W]):
         self.packet_s = packet_s
         self.rate = sample_rate
         self.playout_delay_s = playout_delay_s
-        self.ticks = 0  #: ticks emitted so far
+        self.ticks = 0  #: ticks passed so far (emitted, or skipped as overdue)
         self.gate = EpochGate()
         self.counters = ClockCounters()
         self.load = LoadMeter(packet_s=packet_s)
