@@ -45,6 +45,8 @@ class Bench:
     width: int = 640
     height: int = 360
     seed: int = 1
+    #: the provider stalls and bursts (else its video only trails its audio, with jitter)
+    misbehaving: bool = True
 
     @property
     def media(self) -> Media:
@@ -102,7 +104,10 @@ async def through_baseline(bench: Bench) -> dict[str, Any]:
 
 def _provider(bench: Bench, sync: SynchroniserLike) -> Callable[[], Awaitable[None]]:
     media = bench.media
-    plan = misbehaving_provider(media, seed=bench.seed)
+    if bench.misbehaving:
+        plan = misbehaving_provider(media, seed=bench.seed)
+    else:
+        plan = misbehaving_provider(media, seed=bench.seed, stall_s=0.0, burst_s=0.0)
 
     async def provide() -> None:
         await play(sync, plan, media, trio.current_time())

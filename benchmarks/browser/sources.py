@@ -189,11 +189,14 @@ class ProviderPlan:
     burst_s: float
 
 
-def misbehaving_provider(media: Media, *, seed: int = 1) -> ProviderPlan:
-    """The provider's timetable for ``media``: the stall at 20% of it, the burst at 40%."""
+def misbehaving_provider(
+    media: Media, *, seed: int = 1, stall_s: float = 0.4, burst_s: float = 2.0
+) -> ProviderPlan:
+    """The provider's timetable for ``media``: the stall at 20% of it, the burst at 40% (0 s
+    for either: none)."""
     rng = np.random.default_rng(seed)
-    stall_at, stall_s = round(0.2 * media.duration_s), 0.4
-    burst_at, burst_s = round(0.4 * media.duration_s), 2.0
+    stall_at = round(0.2 * media.duration_s)
+    burst_at = round(0.4 * media.duration_s)
 
     def when(media_s: float) -> float:
         """Seconds after the start at which the provider has the media of ``media_s``."""
