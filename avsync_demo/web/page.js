@@ -15,6 +15,7 @@ const state = {
   started: false,
   connected: false,
   connectedAt: null, // performance.now() when the connection came up
+  over: false,
   session: null,
   trackStreams: {}, // kind -> id of the MediaStream the track arrived in
   frames: { callbacks: 0, marked: 0, unmarked: 0, presented: 0 },
@@ -109,21 +110,37 @@ function shownAt(onset) {
   return undefined;
 }
 
+const TRACKED_ONSETS = 5; // the skew expected next: the median of the last few onsets
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 function pairs() {
-  // Each onset heard, paired with the marked onset frame shown nearest to it (within the
-  // session's window); the detector's known delay for that onset is taken off.
+  // Each onset heard, paired with the marked onset frame shown nearest to where the skew of the
+  // last few onsets says it should be (the median of their nearest frames: a skew larger than
+  // half the onsets' spacing is still followed while it moves gradually), within the session's
+  // window of it. The detector's known delay for that onset is taken off.
   const candidates = [];
   for (const onset of state.session.onsets) {
     const shown = shownAt(onset);
     if (shown !== undefined) candidates.push({ ...onset, shown, taken: false });
   }
+  if (candidates.length === 0) return [];
+  const nearest = (at) =>
+    candidates.reduce((best, c) => (Math.abs(c.shown - at) < Math.abs(best.shown - at) ? c : best));
+  const recent = [];
   const found = [];
   for (const heard of state.heard) {
+    recent.push(nearest(heard).shown - heard);
+    if (recent.length > TRACKED_ONSETS) recent.shift();
+    const expected = heard + median(recent);
     let best = null;
     for (const candidate of candidates) {
-      const distance = Math.abs(candidate.shown - (heard - candidate.delay_ms));
+      const distance = Math.abs(candidate.shown - expected);
       if (!candidate.taken && distance <= state.session.pair_window_ms) {
-        if (best === null || distance < Math.abs(best.shown - (heard - best.delay_ms))) {
+        if (best === null || distance < Math.abs(best.shown - expected)) {
           best = candidate;
         }
       }
@@ -159,10 +176,16 @@ async function sampleStats(pc) {
 }
 
 function show() {
+  if (state.over) return;
   const found = pairs();
   document.getElementById("status").textContent =
-    `connected: ${state.frames.marked} marked frames shown, ${state.heard.length} onsets heard`;
-  const recent = found.slice(-12).map((pair) => pair.skew_ms).sort((a, b) => a - b);
+    `connected: ${state.frames.marked} marked frames shown, ${state.heard.length} onsets heard,` +
+    ` ${found.length} measured (an onset is measured when the frame marking it is shown within` +
+    ` ${state.session.pair_window_ms.toFixed(0)} ms of it)`;
+  const recent = found
+    .slice(-12)
+    .map((pair) => pair.skew_ms)
+    .sort((a, b) => a - b);
   if (recent.length) {
     const median = recent[Math.floor(recent.length / 2)];
     document.getElementById("summary").textContent =
@@ -200,7 +223,11 @@ async function start() {
   pc.onconnectionstatechange = () => {
     state.connected = pc.connectionState === "connected";
     if (state.connected && state.connectedAt === null) state.connectedAt = performance.now();
-    document.getElementById("status").textContent = pc.connectionState;
+    if (["disconnected", "failed", "closed"].includes(pc.connectionState)) {
+      state.over = true;
+      document.getElementById("status").textContent =
+        `${pc.connectionState}: the session is over (reload the page to play another)`;
+    }
   };
   await pc.setRemoteDescription({ type: offer.type, sdp: offer.sdp });
   await pc.setLocalDescription(await pc.createAnswer());
