@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -33,6 +35,7 @@ from avsync._progress import ProgressBar
 
 from ..machine import cpu_model, machine_facts
 from .chromium import find_chromium, missing_driver, no_chromium_message, version
+from .netns import INSIDE, in_own_network
 
 DEFAULT_DIRECTORY = Path("benchmark-results")
 WARMUP_S = 5.0  #: onsets before this count for the plot only
@@ -54,6 +57,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--png", type=Path, default=DEFAULT_DIRECTORY / "browser.png", help="[%(default)s]"
     )
     parser.add_argument("--seed", type=int, default=1, help="the provider's seed [1]")
+    parser.add_argument(
+        "--network",
+        choices=("own", "host"),
+        default="own",
+        help="own: run in a network namespace of its own, only lo (unshare -n; falls back to"
+        " host, saying so, where none can be made); host: this one, aiortc offering 127.0.0.1"
+        " candidates only [%(default)s]",
+    )
     args = parser.parse_args(argv)
     from .runs import RUNS
 
@@ -82,7 +93,7 @@ async def run_all(args: argparse.Namespace, chromium: str) -> list[Any]:
             bench = Bench(server, chromium, args.seconds, seed=args.seed)
             for number, name in enumerate(args.chosen):
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(_tick, bar, number * args.seconds, name)
+                    nursery.start_soon(_tick, bar, number, args.seconds, name)
                     report = await RUNS[name](bench)
                     nursery.cancel_scope.cancel()
                 summaries.append(summarise(name, report, args.seconds, WARMUP_S))
@@ -91,10 +102,12 @@ async def run_all(args: argparse.Namespace, chromium: str) -> list[Any]:
     return summaries
 
 
-async def _tick(bar: ProgressBar, done_before: float, name: str) -> None:
+async def _tick(bar: ProgressBar, number: int, seconds: float, name: str) -> None:
+    """Run ``number`` (from 0) of ``seconds`` is going on: the bar shows its time, up to its
+    share (the browser's start and the connection come on top)."""
     start = time.monotonic()
     while True:
-        bar.update(done_before + time.monotonic() - start, name)
+        bar.update(seconds * number + min(time.monotonic() - start, seconds), name)
         await trio.sleep(0.5)
 
 
@@ -131,7 +144,13 @@ def table(summaries: Sequence[Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.network == "own" and INSIDE not in os.environ:
+        wrapped = in_own_network([sys.executable, "-m", "benchmarks.browser", *argv])
+        if wrapped is not None:
+            return subprocess.call(wrapped, env={**os.environ, INSIDE: "1"})
+        print("no network namespace can be made here: on the host's loopback", file=sys.stderr)
     missing = missing_driver()
     if missing:
         print(f"python -m benchmarks.browser needs {missing}", file=sys.stderr)
@@ -147,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(summaries))
     document = {
         "machine": machine,
+        "network": "own namespace, lo only" if INSIDE in os.environ else "host, 127.0.0.1",
         "seconds": args.seconds,
         "warmup_s": WARMUP_S,
         "runs": [summary.to_json() for summary in summaries],
