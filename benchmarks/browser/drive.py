@@ -15,6 +15,7 @@ import sys
 import tempfile
 from typing import Any
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
 __all__ = ["CHROMIUM_FLAGS", "measure"]
@@ -30,6 +31,9 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--allow-loopback-in-peer-connection",  # the page talks WebRTC to 127.0.0.1
     "--autoplay-policy=no-user-gesture-required",  # the AudioContext runs without a click
+    # plain host candidates, not mDNS names: in a namespace with only lo there is no multicast,
+    # and gathering would never complete
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 )
 CONNECT_TIMEOUT_MS = 20_000
 
@@ -48,10 +52,19 @@ async def measure(chromium: str, url: str, seconds: float) -> dict[str, Any]:
             )
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 await page.goto(url)
-                await page.wait_for_function(
-                    "window.avsync && window.avsync.connected", timeout=CONNECT_TIMEOUT_MS
-                )
+                try:
+                    await page.wait_for_function(
+                        "window.avsync && window.avsync.connected", timeout=CONNECT_TIMEOUT_MS
+                    )
+                except PlaywrightError as error:
+                    state = await page.evaluate("JSON.stringify(window.avsync)")
+                    raise RuntimeError(
+                        f"the page did not connect: {error.message}\npage state: {state}\n"
+                        f"console: {console}"
+                    ) from None
                 await asyncio.sleep(seconds)
                 report: dict[str, Any] = await page.evaluate("window.avsyncReport()")
             finally:
