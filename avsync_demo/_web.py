@@ -93,7 +93,13 @@ class PageServer:
 
     async def _answer(self, request: web.Request) -> web.Response:
         answer = await request.json()
-        pc, publication = self._offered.pop(str(answer["id"]))
+        offered = self._offered.pop(str(answer.get("id")), None)
+        if offered is None:
+            raise web.HTTPNotFound(text="no such offer")
+        pc, publication = offered
+        if publication.connected.done():  # withdrawn while the page answered
+            await pc.close()
+            raise web.HTTPGone(text="the offer was withdrawn")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 
         @pc.on("connectionstatechange")

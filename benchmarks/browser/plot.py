@@ -21,10 +21,11 @@ def write_plot(path: Path, runs: Sequence[RunSummary], machine: str) -> None:
     figure = Figure(figsize=(14, 6), dpi=100, layout="constrained")
     axes = figure.subplots()
     for run in runs:
-        color = COLORS.get(run.name, "tab:green")
+        color = COLORS.get(run.name.split()[0], "tab:green")
         times = [at for at, _ in run.skews]
         skews = [skew for _, skew in run.skews]
-        axes.plot(times, skews, "o-", color=color, markersize=3, linewidth=1, label=run.name)
+        style = "o-" if run.name in COLORS else "s:"  # a repeated run: squares, dotted
+        axes.plot(times, skews, style, color=color, markersize=3, linewidth=1, label=run.name)
         if run.plateau_ms is not None:
             axes.hlines(
                 run.plateau_ms, run.seconds * 2 / 3, run.seconds, colors=color, linestyles="--"

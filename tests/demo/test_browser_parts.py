@@ -134,6 +134,10 @@ def test_summaries_and_the_table_report_differences_from_the_calibration() -> No
     rows = table([calibration, avsync]).splitlines()
     assert rows[2].split()[:3] == ["calibration", "-35", "+0"]
     assert rows[3].split()[:3] == ["avsync", "-22", "+13"]
+    again = summarise("calibration (3)", _report([(50, -25), (55, -25)]), 60, 5)
+    rows = table([calibration, avsync, again]).splitlines()  # against the calibrations' mean
+    assert rows[3].split()[:3] == ["avsync", "-22", "+8"]
+    assert "the calibration runs' plateaus differ by 10 ms" in rows[5]
 
 
 def test_no_chromium_is_reported_with_the_package_that_installs_it() -> None:
