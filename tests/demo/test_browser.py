@@ -18,7 +18,7 @@ from benchmarks.browser.chromium import find_chromium, missing_driver, no_chromi
 
 CHROMIUM = find_chromium()
 MISSING_DRIVER = missing_driver()
-SECONDS = 10.0
+SECONDS = 8.0
 WARMUP_S = 4.0
 
 pytestmark = [
@@ -44,8 +44,8 @@ async def test_avsync_in_headless_chromium_is_measured_and_steady() -> None:
 
     assert run.one_stream, report["track_streams"]
     assert run.output_clock_runs, report["output_clock"]  # the page can time what it hears
-    # 30 fps for 10 s; a loaded machine displays fewer, but nearly all carry their marker
-    assert run.frames_shown > 120 and run.frames_decoded is not None
+    # 30 fps for 8 s; a loaded machine displays fewer, but nearly all carry their marker
+    assert run.frames_shown > 100 and run.frames_decoded is not None
     assert run.marked_ratio >= 0.9, (run.frames_marked, run.frames_shown)
     # one tone a second: every onset heard after the warm-up is paired with its frame
     assert run.onsets_heard >= SECONDS - WARMUP_S - 2
