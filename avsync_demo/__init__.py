@@ -6,6 +6,8 @@ media time on screen, syllables of synthesised speech) behaves like a real one: 
 than real time, video lagging with jitter, a stall mid-utterance, a barge-in while output of
 the old turn is still in flight, then a new turn. Its output goes through the synchroniser,
 over WebRTC on 127.0.0.1 to an aiortc receiver, and into an MP4, a JSON report and a PNG plot.
+``avsync demo --browser`` serves the session live to a page on 127.0.0.1 instead
+(:mod:`avsync_demo._browser`, the ``browser`` extra).
 """
 
 from __future__ import annotations
