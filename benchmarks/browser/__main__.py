@@ -1,6 +1,6 @@
 """``python -m benchmarks.browser``: lip sync as a browser shows it, in headless Chromium.
 
-Three runs in one go, each a page session of its own, each ``--seconds`` long (libwebrtc takes
+Four runs in one go, each a page session of its own, each ``--seconds`` long (libwebrtc takes
 15-30 s to settle):
 
 1. **calibration**: synthetic tracks paced on one clock, no synchroniser. The page's method has
@@ -13,7 +13,7 @@ Three runs in one go, each a page session of its own, each ``--seconds`` long (l
    difference is the method's own run-to-run tolerance on this machine, now.
 
 Per run: the plateau skew (median over the last third) and its difference from the
-calibration, the onsets measured, the frames decoded and read, and libwebrtc's own view
+calibrations' mean, the onsets measured, the frames decoded and read, and libwebrtc's own view
 (getStats). Prints a table, writes JSON and a PNG (skew per onset) to ``benchmark-results/``.
 Needs the ``browser`` extra (``pip install -e '.[browser]'``) and a Chromium (``--chromium``,
 else found on PATH).
@@ -29,13 +29,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import trio
 
 from avsync._progress import ProgressBar
 
 from ..machine import cpu_model, machine_facts
+from .analysis import RunSummary, summarise
 from .chromium import find_chromium, missing_driver, no_chromium_message, version
 from .netns import INSIDE, in_own_network
 
@@ -81,13 +81,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def run_all(args: argparse.Namespace, chromium: str) -> list[Any]:
+async def run_all(args: argparse.Namespace, chromium: str) -> list[RunSummary]:
     """Every chosen run, in order, with a progress bar; their summaries."""
     import trio_asyncio
 
     from avsync_demo._web import serve_page
 
-    from .analysis import summarise
     from .runs import RUNS, Bench
 
     bar = ProgressBar(args.seconds * len(args.chosen))
@@ -120,7 +119,7 @@ def _ms(value: float | None, signed: bool = True) -> str:
     return "-" if value is None else f"{value:+.0f}" if signed else f"{value:.0f}"
 
 
-def calibration_plateaus(summaries: Sequence[Any]) -> list[float]:
+def calibration_plateaus(summaries: Sequence[RunSummary]) -> list[float]:
     """The plateaus of the calibration runs (named "calibration", "calibration (4)", ...)."""
     return [
         s.plateau_ms
@@ -129,7 +128,7 @@ def calibration_plateaus(summaries: Sequence[Any]) -> list[float]:
     ]
 
 
-def table(summaries: Sequence[Any]) -> str:
+def table(summaries: Sequence[RunSummary]) -> str:
     """The results, one row per run; "vs calib." is the plateau's difference from the mean of
     the calibration runs' plateaus, whose own spread closes the table."""
     calibrations = calibration_plateaus(summaries)
@@ -164,6 +163,11 @@ def table(summaries: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
+def document_network() -> str:
+    """Where the run's WebRTC went: its own namespace, or the host's loopback."""
+    return "own namespace, lo only" if INSIDE in os.environ else "host, 127.0.0.1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
@@ -182,12 +186,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"python -m benchmarks.browser: {no_chromium_message(args.chromium)}", file=sys.stderr
         )
         return 1
-    summaries = trio.run(run_all, args, chromium)
     machine = {"cpu_model": cpu_model(), "chromium": version(chromium), **machine_facts()}
+    summaries = trio.run(run_all, args, chromium)  # the machine as it was when they started
     print(table(summaries))
+    print(
+        f"machine: {machine['cpu_model']}, {machine['nproc']} CPUs, load average"
+        f" {machine['loadavg']}; {machine['chromium']}; network: {document_network()}"
+    )
     document = {
         "machine": machine,
-        "network": "own namespace, lo only" if INSIDE in os.environ else "host, 127.0.0.1",
+        "network": document_network(),
         "seconds": args.seconds,
         "warmup_s": WARMUP_S,
         "runs": [summary.to_json() for summary in summaries],
