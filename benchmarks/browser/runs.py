@@ -1,4 +1,4 @@
-"""The three runs of the browser benchmark, each a page session of its own in headless
+"""The three kinds of run of the browser benchmark, each a page session of its own in headless
 Chromium: the calibration source, avsync fed by the misbehaving provider, and the enqueue-time
 baseline fed by the same provider."""
 
