@@ -171,11 +171,6 @@ def document_network() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    if args.network == "own" and INSIDE not in os.environ:
-        wrapped = in_own_network([sys.executable, "-m", "benchmarks.browser", *argv])
-        if wrapped is not None:
-            return subprocess.call(wrapped, env={**os.environ, INSIDE: "1"})
-        print("no network namespace can be made here: on the host's loopback", file=sys.stderr)
     missing = missing_driver()
     if missing:
         print(f"python -m benchmarks.browser needs {missing}", file=sys.stderr)
@@ -186,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"python -m benchmarks.browser: {no_chromium_message(args.chromium)}", file=sys.stderr
         )
         return 1
+    if args.network == "own" and INSIDE not in os.environ:
+        wrapped = in_own_network([sys.executable, "-m", "benchmarks.browser", *argv])
+        if wrapped is not None:
+            return subprocess.call(wrapped, env={**os.environ, INSIDE: "1"})
+        print("no network namespace can be made here: on the host's loopback", file=sys.stderr)
     machine = {"cpu_model": cpu_model(), "chromium": version(chromium), **machine_facts()}
     summaries = trio.run(run_all, args, chromium)  # the machine as it was when they started
     print(table(summaries))

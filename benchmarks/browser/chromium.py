@@ -38,7 +38,7 @@ def no_chromium_message(given: str | None = None) -> str:
         return f"no Chromium at {given!r}"
     return (
         f"no Chromium found on PATH (looked for {', '.join(CHROMIUM_NAMES)}): install it with"
-        f" {CHROMIUM_INSTALL}, or give its path"
+        f" {CHROMIUM_INSTALL}, or give its path (python -m benchmarks.browser --chromium PATH)"
     )
 
 

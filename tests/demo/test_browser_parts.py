@@ -7,6 +7,7 @@ import itertools
 
 import aiohttp
 import numpy as np
+import pytest
 import trio_asyncio
 
 from avsync.__main__ import build_parser
@@ -15,6 +16,7 @@ from avsync_demo._browser import demo_page_session
 from avsync_demo._page import DETECTOR_THRESHOLD, page_onsets
 from avsync_demo._script import plan_session
 from avsync_demo._web import serve_page
+from benchmarks.browser.__main__ import main as benchmark_main
 from benchmarks.browser.__main__ import table
 from benchmarks.browser.analysis import summarise
 from benchmarks.browser.chromium import find_chromium, no_chromium_message
@@ -140,7 +142,10 @@ def test_summaries_and_the_table_report_differences_from_the_calibration() -> No
     assert "the calibration runs' plateaus differ by 10 ms" in rows[5]
 
 
-def test_no_chromium_is_reported_with_the_package_that_installs_it() -> None:
+def test_no_chromium_is_reported_with_the_package_that_installs_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert find_chromium("/nowhere/chromium") is None
     assert "apt-get install chromium" in no_chromium_message()
-    assert "/nowhere" in no_chromium_message("/nowhere")
+    assert benchmark_main(["--chromium", "/nowhere/chromium"]) == 1
+    assert "no Chromium at '/nowhere/chromium'" in capsys.readouterr().err
