@@ -2,6 +2,8 @@
 video 40-100 ms behind its audio, jittered; no stall or burst in so short a run), published over
 WebRTC on 127.0.0.1 to the avsync page and measured there (a short ``python -m benchmarks.browser``
 avsync run). Skipped, saying why, without a Chromium or the ``browser`` extra; CI installs both.
+It runs in the test process's network, aiortc offering 127.0.0.1 candidates only (the benchmark
+re-runs itself in a namespace with only ``lo``, which a test inside pytest cannot).
 
 Bounds are structural and generous (the machine may be loaded, and libwebrtc takes longer than
 this session to settle): both tracks in one MediaStream, the markers read, every onset after the
