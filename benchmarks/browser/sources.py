@@ -215,7 +215,10 @@ def misbehaving_provider(
         Write(when(index / media.fps) + float(rng.uniform(0.04, 0.1)), 1, "video", index)
         for index in range(media.frame_count)
     ]
-    writes.sort(key=lambda write: (write.at, write.kind != "audio"))
+    # Writes due at one instant (the burst's) go in media order, audio first: ``when`` gives
+    # them times a float rounding apart, which must not reorder them (audio without pts is
+    # written in sequence: reordered, its content would be permuted).
+    writes.sort(key=lambda write: (round(write.at, 6), write.kind != "audio", write.first))
     return ProviderPlan(tuple(writes), stall_at, stall_s, burst_at, burst_s)
 
 
