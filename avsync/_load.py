@@ -12,9 +12,9 @@ synchroniser keeps three promises instead of falling behind:
   would pile up latency without end. The frames of the lost speech are due in the past, so the
   video skips them too.
 * **No new frame goes out more than** :data:`VIDEO_LATE_LIMIT_S` **behind its plan.** A frame that
-  would is dropped (``frames_shed_late``): shown that late its lips would visibly lead or trail
-  the voice (lateness becomes A/V skew at the receiver), and showing it would delay the frames
-  after it.
+  would is dropped (``frames_shed_late``): shown that late, its lips would visibly trail the
+  voice (lateness becomes A/V skew at the receiver). The rule holds whatever made the frame late:
+  the loop, or a provider whose video arrives after its audio was heard.
 * **While overloaded, repeats are shed:** the last frame repeats only every
   :data:`OVERLOAD_REPEAT_S` instead of at the frame rate (``repeats_shed`` counts the repeat slots
   skipped), so the loop's time goes to audio first, then to new frames.
