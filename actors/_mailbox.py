@@ -177,6 +177,12 @@ class Mailbox(Generic[M]):
     def __len__(self) -> int:
         return len(self._buffer)
 
+    @property
+    def dropped(self) -> int:
+        """Messages discarded so far by the overflow policy or a discarding close (the same
+        figure as ``stats().dropped``, without building the snapshot)."""
+        return self._dropped
+
     def stats(self) -> MailboxStats:
         return MailboxStats(
             name=self.name,
