@@ -1,13 +1,16 @@
 """The sessions benchmark's report: every ratio of a run on one line, the capacity next to the
-floor's, and the actor-chain comparison it folds in (run here on a few messages)."""
+floor's, and the actor-chain comparison it folds in (run here on a few messages); what the
+instruction count's children run."""
 
 from __future__ import annotations
 
 import argparse
 
 import attrs
+import trio
+import trio.testing
 
-from benchmarks import actor_chain, sessions
+from benchmarks import actor_chain, instructions, sessions
 from benchmarks.capacity import Step
 from benchmarks.fleet import FleetResult, SyncFigures
 
@@ -72,3 +75,11 @@ def test_the_actor_chain_comparison_runs_both_chains() -> None:
     assert rounds == [0, 1]
     assert result.bare_msgs_per_s > 0 and result.actor_msgs_per_s > 0
     assert result.to_json()["cost_ratio"] == result.cost_ratio
+
+
+def test_the_instruction_count_plays_its_sessions_in_virtual_time() -> None:
+    """What each valgrind child runs: sessions under MockClock, the same every time."""
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    trio.run(instructions.play, "avsync", 2, 0.2, clock=clock)
+    args = instructions.parse_args(["--sessions", "2", "--short", "0.5", "--long", "1"])
+    assert (args.sessions, args.short, args.long, args.child) == (2, 0.5, 1.0, None)
