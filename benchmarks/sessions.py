@@ -166,21 +166,25 @@ def ratios_line(steps: Sequence[Step], chain: ChainResult | None) -> str:
 
 def capacity_line(steps: Sequence[Step], capacity: int, args: argparse.Namespace) -> str:
     """The search's answer, next to the floor's: how many sessions one core would carry at the
-    no-synchroniser CPU per session measured in the same passing step (an estimate: the floor
-    has no offset to fail on)."""
-    line = (
-        f"\nlargest passing step: {capacity} sessions on one core (every session p99 offset "
-        f"<= {OFFSET_LIMIT_MS:g} ms, no underrun after {args.warmup:g} s warm-up, "
-        f"{args.duration:g} s window)"
+    no-synchroniser CPU per session measured in the passing step (or, if none passed, the
+    smallest step run): an estimate, the floor has no offset to fail on."""
+    bar = (
+        f"every session p99 offset <= {OFFSET_LIMIT_MS:g} ms, no underrun after "
+        f"{args.warmup:g} s warm-up, {args.duration:g} s window"
     )
     passing = [step for step in steps if step.sessions == capacity and step.passed]
     if passing:
-        floor_pct = passing[0].baseline.session_pct
-        line += (
-            f"; the floor (no synchroniser) in that step: {floor_pct:.3f}% of a core per "
-            f"session, about {100 / floor_pct:.0f} sessions per core"
+        line, reference = (
+            f"\nlargest passing step: {capacity} sessions on one core ({bar})",
+            passing[0],
         )
-    return line
+    else:
+        line, reference = f"\nno step passed ({bar})", min(steps, key=lambda step: step.sessions)
+    floor_pct = reference.baseline.session_pct
+    return line + (
+        f"; the floor (no synchroniser) in the {reference.sessions}-session step: "
+        f"{floor_pct:.3f}% of a core per session, about {100 / floor_pct:.0f} sessions per core"
+    )
 
 
 def write_json(

@@ -66,7 +66,11 @@ def test_capacity_line_names_the_floor_of_the_passing_step() -> None:
     args = argparse.Namespace(warmup=3.0, duration=10.0)
     line = sessions.capacity_line([step], 20, args)
     assert "largest passing step: 20 sessions" in line
-    assert "1.000% of a core per session, about 100 sessions per core" in line
+    assert "20-session step: 1.000% of a core per session, about 100 sessions per core" in line
+    failed = Step(fleet("baseline", 4.0, sessions=10), fleet("avsync", 5.0, sessions=10))
+    failed = attrs.evolve(failed, avsync=attrs.evolve(failed.avsync, started=9))
+    line = sessions.capacity_line([step, failed], 0, args)
+    assert line.startswith("\nno step passed") and "10-session step: 4.000%" in line
 
 
 def test_the_actor_chain_comparison_runs_both_chains() -> None:
