@@ -15,7 +15,7 @@ from ._errors import (
     SynchronizerClosed,
 )
 from ._sink import SinkChannel
-from ._stats import OffsetSummary, PlayoutResult, Stats
+from ._stats import OffsetSummary, OverloadStats, PlayoutResult, Stats
 from ._synchronizer import Synchronizer, open_synchronizer, run_synchronizer
 
 __version__ = "0.1.0"
@@ -28,6 +28,7 @@ __all__ = [
     "InvalidVideoError",
     "InvalidVideoTypeError",
     "OffsetSummary",
+    "OverloadStats",
     "PlayoutResult",
     "SinkChannel",
     "Stats",

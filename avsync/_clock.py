@@ -19,6 +19,7 @@ from ._messages import (
 )
 from ._playout import Answers, Playout, Tick
 from ._stats import PlayoutResult
+from ._time import SAME_INSTANT_S
 
 __all__ = ["ClockActor"]
 
@@ -27,6 +28,9 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     """Runs the :class:`~avsync._playout.Playout`: sleeps until each tick of its absolute
     schedule, then emits the tick's packet (or silence) to the publisher as ``AudioOut`` and
     where playout stands to the video queue as ``ClockTick``, without ever waiting on either.
+    Woken late, it emits every tick due by then at once, after skipping those more than
+    ``AUDIO_LATE_LIMIT_S`` overdue (:meth:`Playout.skip_overdue`): audio never falls further
+    behind than that.
     Between ticks it takes flushes (first) and requests. Messages that arrive at the very instant
     of a tick are taken before it. When it stops, playout waiters get ``SynchronizerClosed``.
     """
@@ -47,9 +51,10 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
 
     async def run(self, context: actors.Context[EndOfSpeech | WaitPlayout]) -> None:
         inbox = context.inbox
+        playout = self.playout
         try:
             while True:
-                tick_at = self.playout.next_tick_at
+                tick_at = playout.next_tick_at
                 if tick_at > trio.current_time():
                     # A timed wait per message, none raising at the tick (no Cancelled).
                     try:
@@ -63,9 +68,14 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
                     await trio.lowlevel.checkpoint()  # late: no timer, one yield
                 for message in actors.receive_all_nowait(self.control, inbox):
                     self._handle(message)  # what arrived at this very instant
-                tick, answers = self.playout.tick(self.packets)
-                self._emit(tick)
-                _send(answers)
+                # Every tick due by now goes out at once (none is more than the late limit
+                # behind: older ones are skipped), then the clock sleeps until the next one.
+                now = trio.current_time()
+                _send(playout.skip_overdue(now, self.packets))
+                while playout.next_tick_at <= now + SAME_INSTANT_S:
+                    tick, answers = playout.tick(self.packets, now)
+                    self._emit(tick)
+                    _send(answers)
         finally:
             for waiter in self.playout.close():
                 waiter.fail(SynchronizerClosed("the synchroniser was closed"))
@@ -83,11 +93,15 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         packet = tick.packet
         if packet is None:
             self.publisher.tell_nowait(AudioOut(tick.epoch, tick.index, None, tick.at))
-            self.ticks.tell_nowait(ClockTick(tick.epoch, tick.at, None, 0, tick.speech))
+            self.ticks.tell_nowait(
+                ClockTick(tick.epoch, tick.at, None, 0, tick.speech, tick.overloaded)
+            )
         else:
             self.publisher.tell_nowait(AudioOut(tick.epoch, tick.index, packet.samples, tick.at))
             self.ticks.tell_nowait(
-                ClockTick(tick.epoch, tick.at, packet.start, packet.real, tick.speech)
+                ClockTick(
+                    tick.epoch, tick.at, packet.start, packet.real, tick.speech, tick.overloaded
+                )
             )
 
 

@@ -133,6 +133,7 @@ class ClockTick:
     start: int | None
     real: int
     speech: SpeechState
+    overloaded: bool = False  #: the clock finds the session overloaded (avsync._load)
 
 
 # -- video -----------------------------------------------------------------------------------

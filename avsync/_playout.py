@@ -12,6 +12,11 @@ epoch's speech moves through four states:
   media time pauses;
 * ``ENDED``: after ``end_audio()``, the last sample has been emitted; waiters are answered.
 
+Under overload (see :mod:`avsync._load`), ticks that are already more than
+``AUDIO_LATE_LIMIT_S`` overdue are skipped (:meth:`Playout.skip_overdue`): each one's packet is
+taken and lost (counted), so the speech after them is heard on time. Every tick's lateness goes to
+the :class:`~avsync._load.LoadMeter`.
+
 A flush (or any message of a newer epoch, see :class:`~avsync._epochs.EpochGate`) starts the
 next epoch: packets of older epochs still in the buffer are dropped (counted), and playout
 waiters of the old epoch are answered as interrupted, with the position actually heard.
@@ -22,11 +27,13 @@ answers due, as ``(waiter, PlayoutResult)`` pairs, for the caller to send.
 
 from __future__ import annotations
 
+import math
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
 from ._epochs import EpochGate
+from ._load import AUDIO_LATE_LIMIT_S, LoadMeter
 from ._messages import AudioPacket, SpeechState
 from ._stats import PlayoutResult
 from ._time import SAME_INSTANT_S
@@ -62,6 +69,7 @@ class Tick:
     epoch: int
     packet: AudioPacket | None  #: None: silence
     speech: SpeechState  #: after this tick
+    overloaded: bool  #: whether the session is overloaded (:meth:`LoadMeter.overloaded`)
 
 
 Answers = list[tuple[W, PlayoutResult]]
@@ -77,9 +85,11 @@ class Playout(Generic[W]):
         self.packet_s = packet_s
         self.rate = sample_rate
         self.playout_delay_s = playout_delay_s
-        self.ticks = 0  #: ticks emitted so far
+        self.ticks = 0  #: ticks passed so far (emitted, or skipped as overdue)
         self.gate = EpochGate()
         self.counters = ClockCounters()
+        self.load = LoadMeter(packet_s=packet_s)
+        self.overloaded = False  #: the load meter's verdict at the last tick
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -158,27 +168,60 @@ class Playout(Generic[W]):
 
     # -- ticking ---------------------------------------------------------------------------------
 
-    def tick(self, buffer: PacketSource) -> tuple[Tick, Answers[W]]:
-        """Emit the tick due at :attr:`next_tick_at`: the next packet, or silence."""
+    def skip_overdue(self, now: float, buffer: PacketSource) -> Answers[W]:
+        """Skip the ticks that are more than ``AUDIO_LATE_LIMIT_S`` overdue at ``now``. Each
+        takes the packet it would have played and loses it (counted), so the speech after them
+        keeps its time: the output loses time, later packets gain no latency. The schedule stays
+        absolute: the next tick is the first one not that late."""
+        overdue = now - AUDIO_LATE_LIMIT_S - self.next_tick_at
+        if overdue <= SAME_INSTANT_S:
+            return []
+        answers: Answers[W] = []
+        count = math.ceil(overdue / self.packet_s - SAME_INSTANT_S)
+        lost = 0
+        for _ in range(count):
+            packet, more = self._advance(buffer, skipped=True)
+            answers += more
+            lost += 0 if packet is None else packet.real
+        self.load.skipped(count, now, lost / self.rate)
+        return answers
+
+    def tick(self, buffer: PacketSource, now: float | None = None) -> tuple[Tick, Answers[W]]:
+        """Emit the tick due at :attr:`next_tick_at`: the next packet, or silence. ``now`` is
+        when it goes out (default: on time), for the load meter."""
+        at = self.next_tick_at
+        now = at if now is None else now
+        self.load.emitted(at, now)
+        index = self.ticks
+        packet, answers = self._advance(buffer, skipped=False)
+        self.overloaded = self.load.overloaded(now)
+        tick = Tick(index, at, self.epoch, packet, self.speech, self.overloaded)
+        self.counters.packets_emitted += 1
+        return tick, answers
+
+    def _advance(
+        self, buffer: PacketSource, *, skipped: bool
+    ) -> tuple[AudioPacket | None, Answers[W]]:
+        """Pass the tick due at :attr:`next_tick_at`: take its packet, if any, and move on. A
+        skipped tick's packet is not heard: it counts in neither the position nor underrun."""
         at = self.next_tick_at
         answers: Answers[W] = []
         packet = None
         if self.speech is not SpeechState.ENDED:
             packet, answers = self._next_packet(at, buffer)
         if packet is not None:
-            self.emitted_samples += packet.real
+            if not skipped:
+                self.emitted_samples += packet.real
             self.emitted_end = packet.start + packet.real
             answers += self._check_ended()
         elif self.speech is SpeechState.ACTIVE:
             if self.end is not None and self.held is None and not len(buffer):
                 self.emitted_end = self.end  # the rest was dropped: nothing more will come
                 answers += self._check_ended()
-            else:
+            elif not skipped:
                 self.counters.underrun_s += self.packet_s
-        tick = Tick(self.ticks, at, self.epoch, packet, self.speech)
         self.ticks += 1
-        self.counters.packets_emitted += 1
-        return tick, answers
+        return packet, answers
 
     def _next_packet(
         self, now: float, buffer: PacketSource

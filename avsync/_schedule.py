@@ -11,7 +11,8 @@ Rules, in order of precedence:
 * with no speech in the epoch yet, timestamped frames wait up to ``hold_s`` for audio to start;
   then, and after the speech has ended, media time follows the wall clock (free-run);
 * a frame without pts is aligned with the audio write cursor at its arrival, and spaced at least
-  1/fps after the previous such frame (wall time); these are never dropped;
+  1/fps after the previous such frame (wall time); these are never dropped as superseded
+  (only, like any frame, when too late, below);
 * when several timestamped frames are due at once, the newest is shown, the rest are dropped-late;
 * new frames are due at least 1/fps apart (a newer due frame replaces one waiting for that).
   The spacing is measured from the previous frame's due time, not from when it went out, so a
@@ -20,18 +21,25 @@ Rules, in order of precedence:
 * the last frame (or the placeholder) repeats 1/fps after the last emission, unless a new frame
   is expected before the repeat after it would be due;
 * never two frames at one instant: a new frame due at the instant of the previous emission goes
-  out one tick of the 90 kHz output clock later.
+  out one tick of the 90 kHz output clock later;
+* bounded lateness (see :mod:`avsync._load`): a new frame is dropped (``shed_late``) rather than
+  emitted more than ``VIDEO_LATE_LIMIT_S`` behind its plan (its due time, or the fps cap's
+  release), whether the loop was late or the frame arrived late; while the clock reports the
+  session overloaded (``shedding``), the last frame repeats only every ``OVERLOAD_REPEAT_S``
+  (the repeat slots skipped are counted in ``repeats_shed``).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 
 import attrs
 import numpy as np
 
 from ._epochs import EpochGate
+from ._load import OVERLOAD_REPEAT_S, VIDEO_LATE_LIMIT_S
 from ._messages import ClockTick, FrameKind, Image, SpeechState, VideoIn
 from ._time import SAME_INSTANT_S
 
@@ -82,6 +90,8 @@ class ScheduleCounters:
     dropped_stale: int = 0
     dropped_late: int = 0
     dropped_overflow: int = 0
+    shed_late: int = 0  #: new frames dropped: they would have gone out too far behind plan
+    repeats_shed: int = 0  #: repeat slots skipped while overloaded
 
 
 class VideoSchedule:
@@ -113,6 +123,7 @@ class VideoSchedule:
         self._last_new_due: float | None = None
         self._last_untimed_due: float | None = None
         self.needs_tick = False  #: whether the next decision waits on a clock tick
+        self.shedding = False  #: whether the clock last reported the session overloaded
         self._offsets = np.zeros(offsets_kept, np.float64)
         self._offsets_count = 0
 
@@ -169,7 +180,9 @@ class VideoSchedule:
         return True
 
     def on_tick(self, tick: ClockTick) -> None:
-        """Take in where the epoch's audio playout stands."""
+        """Take in where the epoch's audio playout stands, and whether the session is
+        overloaded."""
+        self.shedding = tick.overloaded
         self.flush(tick.epoch)  # a newer epoch: catch up
         if self.gate.is_stale(tick.epoch):
             return
@@ -253,15 +266,23 @@ class VideoSchedule:
 
         With ``repeat=False`` a repeat that is due is not emitted; the answer is then
         ``(None, now)``: let whatever else is due at this instant arrive, and poll again."""
-        choice, head_due = self._choose_new(now)
-        self.needs_tick = False
-        if choice is not None:
+        while True:
+            choice, head_due = self._choose_new(now)
+            self.needs_tick = False
+            if choice is None:
+                break
+            frame, due = choice
             release = self._release()
-            if release is None or now >= release - EPS:
-                if self._last_emit_at is not None and now < self._last_emit_at + TICK - EPS:
-                    return None, self._last_emit_at + TICK  # never two at one instant
-                return self._emit_new(*choice, now), now
-            return None, release  # cap: wait (a newer frame due by then replaces this one)
+            if release is not None and now < release - EPS:
+                return None, release  # cap: wait (a newer frame due by then replaces this one)
+            plan = due if release is None else max(due, release)
+            if now > plan + VIDEO_LATE_LIMIT_S + EPS:
+                self._frames.popleft()  # too late to show: the next frame may still be on time
+                self.counters.shed_late += 1
+                continue
+            if self._last_emit_at is not None and now < self._last_emit_at + TICK - EPS:
+                return None, self._last_emit_at + TICK  # never two at one instant
+            return self._emit_new(frame, due, now), now
         if self._last_emit_at is None:
             if not repeat:
                 return None, now
@@ -277,7 +298,7 @@ class VideoSchedule:
             upcoming_deadline is None
             or self._playout.speech in (SpeechState.IDLE, SpeechState.PENDING)
         )
-        next_repeat = self._last_emit_at + self.interval
+        next_repeat = self._last_emit_at + self._repeat_interval
         if now < next_repeat - EPS:
             return None, _earliest(next_repeat, upcoming_deadline)
         if upcoming is not None and upcoming < next_repeat + self.interval - EPS:
@@ -314,6 +335,16 @@ class VideoSchedule:
         due = self._due(head, now) if head.timestamped else self._untimed_due(head, now)
         return due is not None and due <= now + EPS
 
+    @property
+    def _repeat_interval(self) -> float:
+        return OVERLOAD_REPEAT_S if self.shedding else self.interval
+
+    def _count_shed_repeats(self, at: float) -> None:
+        """While shedding, count the repeat slots skipped before an emission at ``at``."""
+        if self.shedding and self._last_emit_at is not None:
+            slots = math.floor((at - self._last_emit_at) / self.interval + EPS)
+            self.counters.repeats_shed += max(0, slots - 1)
+
     def _release(self) -> float | None:
         """The earliest time the next new frame may go out (the fps cap), if any."""
         return None if self._last_new_due is None else self._last_new_due + self.interval
@@ -323,6 +354,7 @@ class VideoSchedule:
         release = self._release()
         slot = due if release is None else max(due, release)
         at = self._stamp(slot, now)
+        self._count_shed_repeats(at)
         if not frame.timestamped:
             self._last_untimed_due = due
         self._on_screen = frame.image
@@ -336,6 +368,7 @@ class VideoSchedule:
 
     def _emit_repeat(self, planned: float, now: float) -> Emission:
         at = self._stamp(planned, now)
+        self._count_shed_repeats(at)
         self._last_emit_at = at
         self.counters.emitted += 1
         self.counters.repeated += 1

@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["OffsetSummary", "PlayoutResult", "Stats"]
+__all__ = ["OffsetSummary", "OverloadStats", "PlayoutResult", "Stats"]
 
 
 @attrs.frozen
@@ -35,6 +35,48 @@ class OffsetSummary:
 
 
 @attrs.frozen(kw_only=True)
+class OverloadStats:
+    """How the event loop kept up, as the clock sees it, and what was shed when it did not (the
+    bounds and the rule for "overloaded" are in :mod:`avsync._load` and docs/design.md)."""
+
+    overloaded: bool  #: overloaded now: ticks skipped or often over budget in the last second
+    loop_lag_p50_ms: float  #: how late the clock's ticks went out (recent ticks)
+    loop_lag_p99_ms: float
+    loop_lag_max_ms: float  #: the latest tick since the start
+    over_budget_s: float  #: output time of the ticks that went out more than 10 ms late
+    audio_skipped_s: float  #: output time skipped: ticks more than 60 ms late are not played
+    speech_lost_s: float  #: the speech those ticks would have played (lost, not delayed)
+    frames_shed_late: int  #: new frames dropped rather than shown more than 45 ms behind plan
+    repeats_shed: int  #: repeat slots skipped while overloaded
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        overloaded: bool,
+        lags_ms: npt.NDArray[np.float64],
+        lag_max_s: float,
+        over_budget_s: float,
+        audio_skipped_s: float,
+        speech_lost_s: float,
+        frames_shed_late: int,
+        repeats_shed: int,
+    ) -> OverloadStats:
+        p50, p99 = np.percentile(lags_ms, [50, 99]) if len(lags_ms) else (0.0, 0.0)
+        return cls(
+            overloaded=overloaded,
+            loop_lag_p50_ms=float(p50),
+            loop_lag_p99_ms=float(p99),
+            loop_lag_max_ms=lag_max_s * 1000,
+            over_budget_s=over_budget_s,
+            audio_skipped_s=audio_skipped_s,
+            speech_lost_s=speech_lost_s,
+            frames_shed_late=frames_shed_late,
+            repeats_shed=repeats_shed,
+        )
+
+
+@attrs.frozen(kw_only=True)
 class Stats:
     """A snapshot of one synchroniser's counters. Durations in seconds unless named _ms."""
 
@@ -56,3 +98,4 @@ class Stats:
     offset_p50_ms: float
     offset_p99_ms: float
     offset_max_ms: float
+    overload: OverloadStats  #: loop lag, time over budget, what was shed

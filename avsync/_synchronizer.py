@@ -37,7 +37,7 @@ from ._playout import Playout
 from ._publisher import PublisherActor, PublisherState
 from ._schedule import DEFAULT_HOLD_S, VideoSchedule
 from ._sink import SinkChannel, SinkRegistry, VideoChannel
-from ._stats import OffsetSummary, PlayoutResult, Stats
+from ._stats import OffsetSummary, OverloadStats, PlayoutResult, Stats
 from ._timeline import AudioTimeline
 from ._video import black_image, prepare_video
 from ._video_queue import VideoQueueActor
@@ -341,6 +341,7 @@ class Synchronizer:
         ingest = self._ingest_state.counters
         clock = self._playout.counters
         publisher = self._publisher_state
+        load = self._playout.load
         buffered_packets = len(self._packets) + self._playout.held_packets
         return Stats(
             epoch=self._epoch_state.epoch,
@@ -368,7 +369,27 @@ class Synchronizer:
             offset_p50_ms=offset.p50_ms,
             offset_p99_ms=offset.p99_ms,
             offset_max_ms=offset.max_ms,
+            overload=OverloadStats.of(
+                overloaded=self.overloaded,
+                lags_ms=load.lags_ms(),
+                lag_max_s=load.counters.lag_max_s,
+                over_budget_s=load.counters.over_budget_s,
+                audio_skipped_s=load.counters.audio_skipped_s,
+                speech_lost_s=load.counters.speech_lost_s,
+                frames_shed_late=schedule.shed_late,
+                repeats_shed=schedule.repeats_shed,
+            ),
         )
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether the event loop is not keeping up with this session (see
+        :class:`OverloadStats`), as the clock found at its last tick: audio ticks went out late
+        or were skipped within the last second, and repeats are being shed. A provider can skip
+        work while it is true (render fewer frames, or smaller ones)."""
+        if self._group is None:
+            return False
+        return self._playout.overloaded
 
     # -- closing ---------------------------------------------------------------------------------
 

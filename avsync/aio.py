@@ -228,6 +228,12 @@ class AVSynchronizer:
         synchroniser if nothing did before. ``stop()`` ends this track only."""
         return self._video_track
 
+    @property
+    def overloaded(self) -> bool:
+        """Whether the process cannot keep up with this session (see
+        :attr:`avsync.Synchronizer.overloaded`); False before the start."""
+        return self._running and self._sync.overloaded
+
     def stats(self) -> Stats:
         """A snapshot of the counters (see :meth:`avsync.Synchronizer.stats`). Raises
         ``RuntimeError`` before the synchroniser has started."""

@@ -115,6 +115,18 @@ def report(run: DemoRun, findings: Findings) -> dict[str, Any]:
             "mp4_items": run.recorder_dropped,
         },
         "underrun_ms": round(stats.audio_underrun_s * 1000, 1),
+        "overload": {
+            "overloaded_at_the_end": stats.overload.overloaded,
+            "seen_overloaded": run.overloaded_seen,
+            "loop_lag_p50_ms": round(stats.overload.loop_lag_p50_ms, 2),
+            "loop_lag_p99_ms": round(stats.overload.loop_lag_p99_ms, 2),
+            "loop_lag_max_ms": round(stats.overload.loop_lag_max_ms, 2),
+            "over_budget_ms": round(stats.overload.over_budget_s * 1000, 1),
+            "audio_skipped_ms": round(stats.overload.audio_skipped_s * 1000, 1),
+            "speech_lost_ms": round(stats.overload.speech_lost_s * 1000, 1),
+            "frames_shed_late": stats.overload.frames_shed_late,
+            "repeats_shed": stats.overload.repeats_shed,
+        },
         "cpu": {
             "process_s": round(run.cpu_s, 3),
             "wall_s": round(run.wall_s, 3),
@@ -203,11 +215,24 @@ def summary(document: dict[str, Any]) -> str:
         f"  provider stall: {document['underrun_ms']:.0f} ms of audio underrun (video waited with"
         f" it); frames dropped late {drops['frames_late']}, overflow {drops['frames_overflow']},"
         f" by slow outputs {drops['sink_items']}",
+        _load_line(document["overload"]),
         f"  CPU: {document['cpu']['percent_of_one_core']:.0f}% of one core for the whole process"
         " (rendering, avsync, VP8/Opus both ways, receiver; the MP4 encoder runs apart)",
         f"  wrote {files['mp4']} ({options['record']} stream), {files['json']}, {files['png']}",
     ]
     return "\n".join(lines)
+
+
+def _load_line(load: dict[str, Any]) -> str:
+    """Whether the loop kept up, in words."""
+    lag = f"clock lag p99 {load['loop_lag_p99_ms']:.1f} ms, max {load['loop_lag_max_ms']:.1f} ms"
+    if not load["seen_overloaded"]:
+        return f"  load: the loop kept up ({lag})"
+    return (
+        f"  load: OVERLOADED at times ({lag}): {load['audio_skipped_ms']:.0f} ms of audio"
+        f" skipped ({load['speech_lost_ms']:.0f} ms of speech lost), {load['frames_shed_late']}"
+        f" frames and {load['repeats_shed']} repeats shed"
+    )
 
 
 def _where_late(document: dict[str, Any]) -> str:

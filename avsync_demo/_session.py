@@ -119,6 +119,7 @@ class DemoRun:
     epochs: dict[int, int] = attrs.Factory(dict)
     frames_written: dict[tuple[int, int], float] = attrs.Factory(dict)
     stats: Stats | None = None
+    overloaded_seen: bool = False  #: the synchroniser said it was overloaded at a sample
     wall_s: float = 0.0
     cpu_s: float = 0.0
     frames_rendered: int = 0
@@ -222,6 +223,7 @@ async def _log(outputs: trio.abc.ReceiveChannel[object], log: loopback.MediaLog)
 async def _sample(sync: Synchronizer, run: DemoRun) -> None:
     while True:
         run.samples.append(Sample(time.monotonic() - run.origin, sync.stats()))
+        run.overloaded_seen |= sync.overloaded
         await trio.sleep(SAMPLE_EVERY_S)
 
 
@@ -231,6 +233,6 @@ async def _show_progress(sync: Synchronizer, run: DemoRun, progress: ProgressBar
         progress.update(
             time.monotonic() - run.origin,
             f"epoch {stats.epoch}  audio buffered {stats.audio_buffered_s:4.2f} s  "
-            f"frames {stats.frames_emitted}",
+            f"frames {stats.frames_emitted}" + ("  OVERLOADED" if sync.overloaded else ""),
         )
         await trio.sleep(0.25)

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+import avsync
 from avsync.aio import AVSynchronizer
 
 from .test_aio import mark_of, marked, run
@@ -164,7 +165,10 @@ def test_a_frame_after_half_a_second_of_stereo_pcm_waits_for_it(
         return after
 
     after = run(main)
-    assert 0.48 <= after <= 0.55, after
+    # It waits for its half second of audio. How much later it comes is the start-up of the
+    # synchroniser (it starts at the first call) and the machine's load: up to 0.12 s seen on a
+    # loaded 2-core machine. Exact timing is the MockClock tests' (tests/avsync/test_lipsync.py).
+    assert 0.48 <= after <= 0.75, after
 
 
 def test_two_frames_after_audio_come_out_in_order(plugin: AvatarPlugin) -> None:
@@ -196,7 +200,7 @@ def test_the_last_frame_repeats(plugin: AvatarPlugin) -> None:
 
 
 def test_flush_discards_the_pending_frame(plugin: AvatarPlugin) -> None:
-    async def main() -> tuple[list[int | None], int]:
+    async def main() -> tuple[list[int | None], avsync.Stats]:
         video = plugin.published[0]
         await plugin.on_audio(stereo_pcm(1.0))
         await plugin.on_video(marked(4))  # due in 1 s
@@ -207,13 +211,16 @@ def test_flush_discards_the_pending_frame(plugin: AvatarPlugin) -> None:
         until = loop.time() + 1.2  # past the time it was due
         while loop.time() < until:
             seen.append(mark_of(await video.recv()))
-        dropped = plugin.sync.stats().frames_dropped_stale
+        stats = plugin.sync.stats()
         await plugin.sync.aclose()
-        return seen, dropped
+        return seen, stats
 
-    seen, dropped = run(main)
-    assert 4 not in seen and len(seen) >= 30
-    assert dropped >= 1
+    seen, stats = run(main)
+    # The last frame repeats at 30 fps; on a machine too loaded for the session, only twice a
+    # second (repeats are shed first: docs/design.md, section 6).
+    assert 4 not in seen
+    assert len(seen) >= (2 if stats.overload.repeats_shed else 30), stats.overload
+    assert stats.frames_dropped_stale >= 1
 
 
 # -- stopping a track ------------------------------------------------------------------------------

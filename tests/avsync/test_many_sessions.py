@@ -1,4 +1,4 @@
-"""100 synchronisers in one trio run under MockClock: 10 s of media each, a minute each in the
+"""100 synchronisers in one trio run under MockClock: 5 s of media each, a minute each in the
 long run (``HYPOTHESIS_PROFILE=long pytest``, the soak before a release)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from actors.testing import live_tasks
 from .harness import RATE, config, marked_frame, speech
 
 SESSIONS = 100
-MEDIA_S = 60.0 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 10.0
+MEDIA_S = 60.0 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 5.0
 TURN_AT_S = MEDIA_S / 2
 
 

@@ -134,7 +134,7 @@ def test_frames_that_arrive_in_time_are_shown_exactly_when_their_audio_is_heard(
         if frame.arrived_at < due - 1e-6:
             assert abs(emission.at - due) < 1e-6  # exactly on time
     counters = video.counters
-    assert len(new) + counters.dropped_late + video.queued == len(frames)
+    assert len(new) + counters.dropped_late + counters.shed_late + video.queued == len(frames)
     times = [e.at for e in emitted]
     assert all(b - a >= TICK - 1e-9 for a, b in itertools.pairwise(times))
 
@@ -159,5 +159,10 @@ def test_after_a_flush_nothing_of_an_older_epoch_is_shown_and_every_frame_is_cou
             assert emission.epoch == 1
     counters = video.counters
     new = sum(1 for e in emitted if e.kind is FrameKind.NEW)
-    dropped = counters.dropped_late + counters.dropped_stale + counters.dropped_overflow
+    dropped = (
+        counters.dropped_late
+        + counters.shed_late
+        + counters.dropped_stale
+        + counters.dropped_overflow
+    )
     assert new + dropped + video.queued == len(writes)
