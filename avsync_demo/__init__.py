@@ -6,11 +6,15 @@ media time on screen, syllables of synthesised speech) behaves like a real one: 
 than real time, video lagging with jitter, a stall mid-utterance, a barge-in while output of
 the old turn is still in flight, then a new turn. Its output goes through the synchroniser,
 over WebRTC on 127.0.0.1 to an aiortc receiver, and into an MP4, a JSON report and a PNG plot.
+``avsync demo --browser`` serves the session live to a page on 127.0.0.1 instead
+(:mod:`avsync_demo._browser`, the ``browser`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ from . import _requirements  # noqa: F401
 from ._session import DemoOptions, run_session
 
 __all__ = ["DemoOptions", "add_arguments", "main", "run_demo"]
+
+BROWSER_INSTALL = "pip install 'avsync[demo,browser]'"
 
 
 async def run_demo(options: DemoOptions, progress: bool = True) -> dict[str, Any]:
@@ -81,6 +87,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="the provider's seed")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="serve the session to a browser on 127.0.0.1 instead (prints the URL; each page"
+        f" load plays a session, live; needs {BROWSER_INSTALL})",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="with --browser: the port (default: any free one)"
+    )
 
 
 def options_from(arguments: argparse.Namespace) -> DemoOptions:
@@ -112,6 +127,23 @@ def main(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"avsync demo: {error}", file=sys.stderr)
         return 2
+    if arguments.browser:
+        return _serve_to_browser(options, arguments.port)
     document = trio.run(run_demo, options, not arguments.quiet)
     print(summary(document))
+    return 0
+
+
+def _serve_to_browser(options: DemoOptions, port: int) -> int:
+    """``avsync demo --browser``: serve until Ctrl-C; 1 with the install command when the
+    ``browser`` extra is missing."""
+    if importlib.util.find_spec("aiohttp") is None:
+        print(f"avsync demo --browser needs the browser extra: {BROWSER_INSTALL}", file=sys.stderr)
+        return 1
+    from ._browser import serve_browser_demo
+
+    try:
+        trio.run(functools.partial(serve_browser_demo, options, port=port))
+    except KeyboardInterrupt:
+        pass
     return 0

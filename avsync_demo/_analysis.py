@@ -24,6 +24,7 @@ __all__ = [
     "SpeechIndex",
     "SyllableSkew",
     "Stale",
+    "detector_delay",
     "frame_offsets",
     "stale_after",
     "syllable_skews",
@@ -166,7 +167,7 @@ def syllable_skews(
             if sent is None or video is None or len(heard) == 0:
                 continue
             after = heard[(heard >= sent) & (heard < sent + ONSET_WINDOW_S)]
-            delay = _detector_delay(clean, start, utterance.rate)
+            delay = detector_delay(clean, start, utterance.rate)
             if len(after) == 0 or delay is None:
                 continue
             audio = float(after[0]) - delay
@@ -174,6 +175,8 @@ def syllable_skews(
     return sorted(skews, key=lambda skew: skew.at)
 
 
-def _detector_delay(onsets: Sequence[int], start: int, rate: int) -> float | None:
+def detector_delay(onsets: Sequence[int], start: int, rate: int) -> float | None:
+    """Seconds from a sound starting at sample ``start`` to the first of ``onsets`` (detected
+    on the clean signal) within 50 ms of it; None if none is."""
     later = [onset for onset in onsets if start <= onset < start + rate // 20]
     return (later[0] - start) / rate if later else None

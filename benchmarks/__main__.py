@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,20 +30,9 @@ import attrs
 from . import matrix, realtime, report, sessions
 from .capacity import search
 from .fleet import STAGGER_S, FleetResult
-from .machine import machine_facts
+from .machine import cpu_model, machine_facts
 
 DEFAULT_DIRECTORY = Path("benchmark-results")
-
-
-def cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def machine() -> dict[str, Any]:

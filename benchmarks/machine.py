@@ -38,6 +38,18 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name ("AMD EPYC ..."), None where it cannot be told."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def git_describe() -> str | None:
     """The commit measured, with "-dirty" if the working tree differs from it."""
     try:

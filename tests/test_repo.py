@@ -33,6 +33,12 @@ def test_ci_lints_and_type_checks() -> None:
         assert tool in commands
 
 
+def test_ci_installs_chromium_for_the_browser_test() -> None:
+    commands = ci_commands()
+    install = "command -v chromium || (apt-get update && apt-get install -y chromium)"
+    assert commands.index(install) < len(commands) - 1
+
+
 def test_nothing_refers_to_a_design_outside_the_repository() -> None:
     """The design is docs/design.md; the project's first sketch lived outside the repository."""
     tracked = [
