@@ -16,6 +16,7 @@ from ._mailbox import (
     Overflow,
     receive_all_nowait,
     receive_first,
+    receive_first_before,
     receive_first_nowait,
 )
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
@@ -45,6 +46,7 @@ __all__ = [
     "open_group",
     "receive_all_nowait",
     "receive_first",
+    "receive_first_before",
     "receive_first_nowait",
     "run_actor",
     "spawn",

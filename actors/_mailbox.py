@@ -45,6 +45,7 @@ __all__ = [
     "MailboxStats",
     "Overflow",
     "receive_first",
+    "receive_first_before",
     "receive_all_nowait",
     "receive_first_nowait",
 ]
@@ -102,7 +103,7 @@ class _Waiter:
 
     def wake(self) -> None:
         self.detach()
-        reschedule(self.task)
+        reschedule(self.task, outcome.Value(True))
 
 
 class Mailbox(Generic[M]):
@@ -176,6 +177,12 @@ class Mailbox(Generic[M]):
 
     def __len__(self) -> int:
         return len(self._buffer)
+
+    @property
+    def dropped(self) -> int:
+        """Messages discarded so far by the overflow policy or a discarding close (the same
+        figure as ``stats().dropped``, without building the snapshot)."""
+        return self._dropped
 
     def stats(self) -> MailboxStats:
         return MailboxStats(
@@ -290,7 +297,7 @@ class Mailbox(Generic[M]):
             await cancel_shielded_checkpoint()
             return message
         while not self._buffer and not self._closed:
-            await _park((self,))  # type: ignore[arg-type]
+            await _park((self,))
         return self.get_nowait()
 
     def __aiter__(self) -> Mailbox[M]:
@@ -325,42 +332,63 @@ class Mailbox(Generic[M]):
             self._waiter.wake()
 
 
-async def _park(mailboxes: Sequence[Mailbox[object]]) -> None:
-    """Wait until a put or close on any of ``mailboxes``. Cancellable; takes nothing."""
+async def _park(mailboxes: Sequence[Mailbox[Any]], timer: trio.CancelScope | None = None) -> bool:
+    """Wait until a put or close on any of ``mailboxes`` (return True) or, if ``timer`` is the
+    caller's innermost cancel scope, until its deadline (return False). Takes nothing.
+
+    Cancellable. The timer's deadline ends the wait quietly: the abort callback reschedules the
+    task with False instead of letting trio raise ``Cancelled`` into it, so a timed wait costs
+    no exception. Any other cancellation raises ``Cancelled`` as usual (if it comes together with
+    the deadline, at the caller's next checkpoint)."""
     for mailbox in mailboxes:
         if mailbox._waiter is not None:
             raise trio.BusyResourceError(
                 f"another task is already receiving from mailbox {mailbox.name!r}"
             )
-    waiter = _Waiter(current_task(), mailboxes)
+    task = current_task()
+    waiter = _Waiter(task, mailboxes)
     for mailbox in mailboxes:
         mailbox._waiter = waiter
 
     def abort(_: object) -> Abort:
         waiter.detach()
+        if timer is not None and timer.cancel_called:
+            reschedule(task, outcome.Value(False))
+            return Abort.FAILED  # rescheduled already, with the deadline's answer
         return Abort.SUCCEEDED
 
-    await wait_task_rescheduled(abort)
+    woken: bool = await wait_task_rescheduled(abort)
+    return woken
+
+
+def _take_first(mailboxes: Sequence[Mailbox[Any]]) -> tuple[int, Any] | None:
+    """Take one message from the first non-empty mailbox in argument order (the one home of
+    the priority rule); None if all are empty."""
+    for index, mailbox in enumerate(mailboxes):
+        if mailbox._buffer:
+            return index, mailbox.get_nowait()
+    return None
+
+
+def _any_closed(mailboxes: Sequence[Mailbox[Any]]) -> bool:
+    return any(mailbox._closed for mailbox in mailboxes)
 
 
 def receive_first_nowait(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
     """Take one message from the first non-empty mailbox in argument order without waiting;
     raise ``trio.WouldBlock`` if all are empty."""
-    for index, mailbox in enumerate(mailboxes):
-        if mailbox._buffer:
-            return index, mailbox.get_nowait()
-    raise trio.WouldBlock
+    taken = _take_first(mailboxes)
+    if taken is None:
+        raise trio.WouldBlock
+    return taken
 
 
 def receive_all_nowait(*mailboxes: Mailbox[Any]) -> Iterator[Any]:
     """Every message already queued in ``mailboxes``, each taken in turn from the first
     non-empty one in argument order (so a message put in an earlier mailbox meanwhile overtakes
     the rest); stops when all are empty. Never waits."""
-    while True:
-        try:
-            yield receive_first_nowait(*mailboxes)[1]
-        except trio.WouldBlock:
-            return
+    while (taken := _take_first(mailboxes)) is not None:
+        yield taken[1]
 
 
 @overload
@@ -387,17 +415,54 @@ async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
     await checkpoint_if_cancelled()
     yielded = False
     while True:
-        ended = False
-        for index, mailbox in enumerate(mailboxes):
-            if mailbox._buffer:
-                message = mailbox.get_nowait()
-                if not yielded:
-                    await cancel_shielded_checkpoint()
-                return index, message
-            ended = ended or mailbox._closed
-        if ended:
+        taken = _take_first(mailboxes)
+        if taken is not None or _any_closed(mailboxes):
             if not yielded:
                 await cancel_shielded_checkpoint()
-            raise trio.EndOfChannel
+            if taken is None:
+                raise trio.EndOfChannel
+            return taken
         await _park(mailboxes)
         yielded = True
+
+
+@overload
+async def receive_first_before(deadline: float, a: Mailbox[A], /) -> tuple[int, A] | None: ...
+@overload
+async def receive_first_before(
+    deadline: float, a: Mailbox[A], b: Mailbox[B], /
+) -> tuple[int, A | B] | None: ...
+@overload
+async def receive_first_before(
+    deadline: float, a: Mailbox[A], b: Mailbox[B], c: Mailbox[C], /
+) -> tuple[int, A | B | C] | None: ...
+@overload
+async def receive_first_before(
+    deadline: float, *mailboxes: Mailbox[Any]
+) -> tuple[int, Any] | None: ...
+
+
+async def receive_first_before(deadline: float, *mailboxes: Mailbox[Any]) -> tuple[int, Any] | None:
+    """As :func:`receive_first`, but return None once the trio clock reaches ``deadline``
+    (absolute, as ``trio.current_time()``) with no message taken.
+
+    A queued message is taken even if the deadline has passed. Reaching the deadline raises
+    nothing: the wait costs one cancel scope and no ``Cancelled`` exception, which is what makes
+    it cheaper than ``receive_first`` under ``trio.move_on_at`` for an actor that wakes on a
+    schedule. Always a checkpoint; cancellation never loses a message.
+    """
+    await checkpoint_if_cancelled()
+    taken = _take_first(mailboxes)
+    if taken is not None or _any_closed(mailboxes) or deadline <= trio.current_time():
+        await cancel_shielded_checkpoint()
+        if taken is None and _any_closed(mailboxes):
+            raise trio.EndOfChannel
+        return taken
+    with trio.CancelScope(deadline=deadline) as timer:
+        while await _park(mailboxes, timer):
+            taken = _take_first(mailboxes)
+            if taken is not None:
+                return taken
+            if _any_closed(mailboxes):
+                raise trio.EndOfChannel
+    return None

@@ -94,6 +94,11 @@ class ActorRef(Generic[M_contra]):
     def stats(self) -> MailboxStats:
         return self._mailbox.stats()
 
+    @property
+    def dropped(self) -> int:
+        """Messages the mailbox has discarded so far (its ``stats().dropped``, cheaply)."""
+        return self._mailbox.dropped
+
     async def tell(self, message: M_contra) -> bool:
         """Send under the mailbox's overflow policy (waiting for room under ``BLOCK``); return
         whether it was accepted. If cancelled while waiting, the message was not sent."""

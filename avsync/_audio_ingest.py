@@ -65,7 +65,7 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
             if state.gate.is_stale(packet.epoch):  # a flush came while we waited for room
                 state.drop(packets[index:])
                 return False
-            dropped_before = self.packets.stats().dropped
+            dropped_before = self.packets.dropped
             try:
                 self.packets.tell_nowait(packet)
             except trio.WouldBlock:  # overflow="block" and the buffer is full: wait for room
@@ -75,7 +75,7 @@ class AudioIngestActor(actors.Actor[AudioIn | EndAudio]):
                     return False
             except actors.MailboxClosed:
                 return False
-            evicted = self.packets.stats().dropped - dropped_before
+            evicted = self.packets.dropped - dropped_before
             state.counters.dropped_overflow_s += evicted * packet.real / state.rate
         self._apply_flushes()
         return not packets or not state.gate.is_stale(packets[0].epoch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import av
 import numpy as np
@@ -35,7 +35,7 @@ class _Sink(Generic[F, X]):
         self._items: deque[tuple[int, F, X]] = deque()
         self._closed = False  # producer side: no more items will come
         self._detached = False  # consumer side: closed by the consumer
-        self._waiting = trio.lowlevel.ParkingLot()
+        self._waiting: deque[trio.lowlevel.Task] = deque()  # consumers parked in receive()
         #: called (synchronously) after every push and at close: how a consumer outside trio,
         #: such as an aiortc track on asyncio, learns that there is something to take
         self.listener: Callable[[], None] | None = None
@@ -56,13 +56,15 @@ class _Sink(Generic[F, X]):
             self._items.popleft()
             self.dropped += 1
         self._items.append((epoch, frame, extra))
-        self._waiting.unpark()
+        if self._waiting:
+            trio.lowlevel.reschedule(self._waiting.popleft())
         if self.listener is not None:
             self.listener()
 
     def close(self) -> None:
         self._closed = True
-        self._waiting.unpark_all()
+        while self._waiting:
+            trio.lowlevel.reschedule(self._waiting.popleft())
         if self.listener is not None:
             self.listener()
 
@@ -90,10 +92,22 @@ class _Sink(Generic[F, X]):
         while not self._items:
             if self._closed:
                 raise trio.EndOfChannel
-            await self._waiting.park()
+            await self._park()
             if self._detached:
                 raise trio.ClosedResourceError("this output channel was closed")
         return self._take()
+
+    async def _park(self) -> None:
+        """Wait for the next push or the close (one consumer woken per push, in arrival order).
+        Cancellable: a cancelled consumer leaves the queue of waiters and takes nothing."""
+        task = trio.lowlevel.current_task()
+        self._waiting.append(task)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._waiting.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     def receive_nowait(self) -> F:
         if self._detached:
@@ -207,8 +221,13 @@ def _add_ramp(samples: Samples, ramp: Samples) -> tuple[Samples, Samples | None]
 
 
 def make_audio_frame(samples: Samples, pts: int | None, rate: int, layout: str) -> av.AudioFrame:
-    """An s16 packed ``av.AudioFrame`` of ``samples`` (shape (n, channels))."""
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+    """An s16 packed ``av.AudioFrame`` of ``samples`` (shape (n, channels)), a copy of them.
+
+    Built as a bare frame whose one plane is filled from ``samples`` (one memcpy), which costs
+    half of ``av.AudioFrame.from_ndarray`` and its checks."""
+    frame = av.AudioFrame(format="s16", layout=layout, samples=len(samples))
+    # PyAV's stub says bytes; update() takes any buffer of the plane's size.
+    frame.planes[0].update(cast(bytes, np.ascontiguousarray(samples)))
     frame.sample_rate = rate
     frame.pts = pts
     frame.time_base = _time_base(rate)

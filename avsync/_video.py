@@ -94,9 +94,10 @@ def _copy_i420(frame: av.VideoFrame) -> Plane:
 
 
 def plane_pixels(plane: av.video.plane.VideoPlane) -> Plane:
-    """A (height, width) uint8 view of an 8-bit plane's pixels, without its row padding."""
-    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
-    return rows[: plane.height, : plane.width]
+    """A (height, width) uint8 view of an 8-bit plane's pixels, without its row padding (one
+    strided view over the plane's buffer, which it keeps alive)."""
+    pixels = memoryview(plane)
+    return np.ndarray((plane.height, plane.width), np.uint8, pixels, 0, (plane.line_size, 1))
 
 
 def _even(value: float) -> int:

@@ -18,7 +18,9 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import attrs
 import trio
 
 import actors
@@ -97,6 +99,54 @@ def measure(chain: Callable[[int, int], Awaitable[float]], messages: int, capaci
     return trio.run(chain, messages, capacity)
 
 
+@attrs.frozen
+class ChainResult:
+    """Both chains' rates (medians of alternating rounds) and the cost ratio actors / bare."""
+
+    messages: int
+    capacity: int
+    rounds: int
+    bare_msgs_per_s: float
+    actor_msgs_per_s: float
+
+    @property
+    def cost_ratio(self) -> float:
+        return self.bare_msgs_per_s / self.actor_msgs_per_s
+
+    def summary(self) -> str:
+        """One line: the ratio and both rates."""
+        return (
+            f"actor chain vs bare trio channels ({STAGES} stages, {self.messages:,} messages, "
+            f"median of {self.rounds} rounds): {self.cost_ratio:.2f}x the cost "
+            f"({self.actor_msgs_per_s:,.0f} vs {self.bare_msgs_per_s:,.0f} msg/s)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "stages": STAGES, "cost_ratio": self.cost_ratio}
+
+
+def compare(
+    messages: int, rounds: int, capacity: int, progress: Callable[[int, float, float], None]
+) -> ChainResult:
+    """Alternate rounds of the two chains (so machine noise hits both alike) after a warm-up;
+    ``progress`` gets each round's index and both durations."""
+    bare: list[float] = []
+    actor: list[float] = []
+    measure(bare_chain, 1000, capacity)  # warm up imports and caches
+    measure(actor_chain, 1000, capacity)
+    for round_index in range(rounds):
+        bare.append(measure(bare_chain, messages, capacity))
+        actor.append(measure(actor_chain, messages, capacity))
+        progress(round_index, bare[-1], actor[-1])
+    return ChainResult(
+        messages,
+        capacity,
+        rounds,
+        messages / statistics.median(bare),
+        messages / statistics.median(actor),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -107,42 +157,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.messages < 1 or args.rounds < 1 or args.capacity < 1:
         parser.error("--messages, --rounds and --capacity must be >= 1")
 
-    bare: list[float] = []
-    actor: list[float] = []
-    measure(bare_chain, 1000, args.capacity)  # warm up imports and caches
-    measure(actor_chain, 1000, args.capacity)
-    for round_index in range(args.rounds):
-        bare.append(measure(bare_chain, args.messages, args.capacity))
-        actor.append(measure(actor_chain, args.messages, args.capacity))
+    def progress(round_index: int, bare_s: float, actor_s: float) -> None:
         print(
-            f"\rround {round_index + 1}/{args.rounds}: bare {args.messages / bare[-1]:>9,.0f} msg/s"
-            f"  actors {args.messages / actor[-1]:>9,.0f} msg/s",
+            f"\rround {round_index + 1}/{args.rounds}: bare {args.messages / bare_s:>9,.0f} msg/s"
+            f"  actors {args.messages / actor_s:>9,.0f} msg/s",
             end="",
             file=sys.stderr,
             flush=True,
         )
+
+    result = compare(args.messages, args.rounds, args.capacity, progress)
     print(file=sys.stderr)
-    bare_rate = args.messages / statistics.median(bare)
-    actor_rate = args.messages / statistics.median(actor)
-    ratio = statistics.median(actor) / statistics.median(bare)
     print(
         f"chain of {STAGES} stages, {args.messages:,} messages, capacity {args.capacity}, "
         f"median of {args.rounds} rounds"
     )
-    print(f"  bare trio memory channels: {bare_rate:>10,.0f} msg/s")
-    print(f"  actors (mailboxes + refs): {actor_rate:>10,.0f} msg/s")
-    print(f"  cost ratio actors / bare:  {ratio:>10.2f}x   (goal <= 1.5x)")
+    print(f"  bare trio memory channels: {result.bare_msgs_per_s:>10,.0f} msg/s")
+    print(f"  actors (mailboxes + refs): {result.actor_msgs_per_s:>10,.0f} msg/s")
+    print(f"  cost ratio actors / bare:  {result.cost_ratio:>10.2f}x   (goal <= 1.5x)")
     if args.json:
         json.dump(
             {
                 "benchmark": "actor_chain",
-                "stages": STAGES,
-                "messages": args.messages,
-                "capacity": args.capacity,
-                "rounds": args.rounds,
-                "bare_msgs_per_s": bare_rate,
-                "actor_msgs_per_s": actor_rate,
-                "cost_ratio": ratio,
+                **result.to_json(),
                 "python": platform.python_version(),
                 "trio": trio.__version__,
                 "machine": platform.machine(),

@@ -113,6 +113,7 @@ def run_step_in_child(sessions: int, args: argparse.Namespace) -> Step:
             "--warmup", str(args.warmup),
             "--baseline-duration", str(args.baseline_duration),
             "--json", str(path),
+            "--chain-messages", "0",  # the parent measures the actor chain once
             *(() if args.together else ("--no-together",)),
         ]  # fmt: skip
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

@@ -14,6 +14,10 @@ session has p99 offset <= 5 ms and no underrun in the steady window. Without ``-
 capacity search of :mod:`benchmarks.capacity` runs steps in child processes until it finds the
 largest passing count.
 
+The run ends with the actor runtime's own ratio, a chain of actors against the same chain of
+bare trio channels (:mod:`benchmarks.actor_chain`, ``--chain-messages``, 0 skips it), and every
+ratio of the run on one line.
+
 Prints a line per step and a table with its legend on stdout (progress on stderr); ``--json``
 also writes every figure and the machine (:mod:`benchmarks.machine`).
 """
@@ -27,10 +31,14 @@ from pathlib import Path
 
 import attrs
 
+from .actor_chain import ChainResult, compare
 from .capacity import Step, run_step, search
 from .endpoints import CONFIG
 from .fleet import OFFSET_LIMIT_MS, STAGGER_S
 from .machine import machine_facts
+
+CHAIN_ROUNDS = 3
+CHAIN_CAPACITY = 64
 
 # -- reporting ----------------------------------------------------------------------------------
 
@@ -137,8 +145,54 @@ def print_table(steps: Sequence[Step]) -> None:
     print(LEGEND.format(limit=OFFSET_LIMIT_MS))
 
 
+def run_chain(args: argparse.Namespace) -> ChainResult:
+    """The actor runtime's own cost in this run: a chain of actors vs the same chain of bare trio
+    memory channels (:mod:`benchmarks.actor_chain`), rounds alternating."""
+    return compare(args.chain_messages, CHAIN_ROUNDS, CHAIN_CAPACITY, lambda *_: None)
+
+
+def ratios_line(steps: Sequence[Step], chain: ChainResult | None) -> str:
+    """The run's ratios in one place: avsync / no synchroniser per step (spread, together), and
+    the actor chain / bare channels."""
+    parts = []
+    for step in steps:
+        together = "" if step.together_ratio is None else f", together {step.together_ratio:.2f}x"
+        parts.append(f"{step.sessions} sessions {step.ratio:.2f}x{together}")
+    line = "ratios: avsync / no synchroniser (CPU per session): " + "; ".join(parts)
+    if chain is not None:
+        line += f"\n        {chain.summary()}"
+    return line
+
+
+def capacity_line(steps: Sequence[Step], capacity: int, args: argparse.Namespace) -> str:
+    """The search's answer, next to the floor's: how many sessions one core would carry at the
+    no-synchroniser CPU per session measured in the passing step (or, if none passed, the
+    smallest step run): an estimate, the floor has no offset to fail on."""
+    bar = (
+        f"every session p99 offset <= {OFFSET_LIMIT_MS:g} ms, no underrun after "
+        f"{args.warmup:g} s warm-up, {args.duration:g} s window"
+    )
+    passing = [step for step in steps if step.sessions == capacity and step.passed]
+    if passing:
+        line, reference = (
+            f"\nlargest passing step: {capacity} sessions on one core ({bar})",
+            passing[0],
+        )
+    else:
+        line, reference = f"\nno step passed ({bar})", min(steps, key=lambda step: step.sessions)
+    floor_pct = reference.baseline.session_pct
+    return line + (
+        f"; the floor (no synchroniser) in the {reference.sessions}-session step: "
+        f"{floor_pct:.3f}% of a core per session, about {100 / floor_pct:.0f} sessions per core"
+    )
+
+
 def write_json(
-    path: str, args: argparse.Namespace, steps: Sequence[Step], capacity: int | None
+    path: str,
+    args: argparse.Namespace,
+    steps: Sequence[Step],
+    capacity: int | None,
+    chain: ChainResult | None,
 ) -> None:
     """Every figure, the settings and the machine, as JSON at ``path``."""
     report = {
@@ -150,6 +204,7 @@ def write_json(
         "baseline_duration_s": args.baseline_duration,
         "max_sessions_per_core": capacity,
         "steps": [step.to_json() for step in steps],
+        "actor_chain": None if chain is None else chain.to_json(),
         "machine": machine_facts(),
     }
     Path(path).write_text(json.dumps(report, indent=2) + "\n")
@@ -177,6 +232,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="skip the step's third fleet: avsync with every session started at one instant",
     )
+    parser.add_argument(
+        "--chain-messages",
+        type=int,
+        default=50_000,
+        help="messages per round of the actor-chain comparison; 0 skips it [50000]",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.baseline_duration is None:
@@ -187,6 +248,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--warmup must exceed {STAGGER_S:g} s (sessions start during the first)")
     if min(args.sessions or 1, args.max_sessions, args.attempts) < 1:
         parser.error("--sessions, --max-sessions and --attempts must be >= 1")
+    if args.chain_messages < 0:
+        parser.error("--chain-messages must be >= 0")
     return args
 
 
@@ -198,16 +261,15 @@ def main(argv: list[str] | None = None) -> int:
         print(step_line(steps[0]))
     else:
         steps, capacity = search(args, print_step)
+    chain = run_chain(args) if args.chain_messages else None
     print()
     print_table(steps)
+    print()
+    print(ratios_line(steps, chain))
     if capacity is not None:
-        print(
-            f"\nlargest passing step: {capacity} sessions on one core (every session p99 offset "
-            f"<= {OFFSET_LIMIT_MS:g} ms, no underrun after {args.warmup:g} s warm-up, "
-            f"{args.duration:g} s window)"
-        )
+        print(capacity_line(steps, capacity, args))
     if args.json:
-        write_json(args.json, args, steps, capacity)
+        write_json(args.json, args, steps, capacity, chain)
     return 0
 
 
