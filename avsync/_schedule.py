@@ -9,7 +9,9 @@ Rules, in order of precedence:
 * a frame with media time ``v`` is due when the audio sample at ``v`` is emitted, plus
   ``av_offset_s``; while audio underruns, media time pauses and so does video;
 * with no speech in the epoch yet, timestamped frames wait up to ``hold_s`` for audio to start;
-  then, and after the speech has ended, media time follows the wall clock (free-run);
+  then, and after the speech has ended, media time follows the wall clock (free-run). A frame
+  whose audio was written before it (its pts below the audio write cursor: the audio is there,
+  short of a whole packet) waits for that audio however long, as a frame without pts does;
 * a frame without pts is aligned with the audio write cursor at its arrival, and spaced at least
   1/fps after the previous such frame (wall time); these are never dropped as superseded
   (only, like any frame, when too late, below);
@@ -69,6 +71,7 @@ class _Frame:
     media: float  #: pts, or the audio write cursor for pts-less frames (seconds)
     timestamped: bool
     arrived_at: float
+    audio_first: bool  #: its media's audio was written before it (pts below the write cursor)
 
 
 @attrs.define
@@ -169,6 +172,7 @@ class VideoSchedule:
             frame.pts if frame.pts is not None else frame.cursor,
             timestamped,
             frame.arrived_at,
+            frame.pts is not None and frame.pts < frame.cursor - EPS,
         )
         frames = self._frames
         if not frames or frames[-1].media <= entry.media or not timestamped:
@@ -228,6 +232,8 @@ class VideoSchedule:
                 return frame.arrived_at + self.av_offset
             anchor_at, anchor_media = playout.free_anchor or (frame.arrived_at, v)
             return max(anchor_at + (v - anchor_media), frame.arrived_at) + self.av_offset
+        if speech is SpeechState.IDLE and frame.audio_first:
+            return None  # its audio was written first (not a whole packet yet): wait for it
         if speech is SpeechState.IDLE and playout.free_anchor is None:
             if now < frame.arrived_at + self.hold - EPS:
                 return None
@@ -249,7 +255,10 @@ class VideoSchedule:
         if playout.speech is SpeechState.ACTIVE and playout.last_tick_real:
             due = playout.played_until_at + (frame.media - playout.played_until) + self.av_offset
         elif (
-            playout.speech is SpeechState.IDLE and frame.timestamped and playout.free_anchor is None
+            playout.speech is SpeechState.IDLE
+            and frame.timestamped
+            and not frame.audio_first
+            and playout.free_anchor is None
         ):
             due = frame.arrived_at + self.hold
         else:

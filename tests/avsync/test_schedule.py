@@ -166,3 +166,26 @@ def test_after_a_flush_nothing_of_an_older_epoch_is_shown_and_every_frame_is_cou
         + counters.dropped_overflow
     )
     assert new + dropped + video.queued == len(writes)
+
+
+def test_a_frame_whose_audio_was_written_first_waits_for_it_past_the_hold() -> None:
+    """Idle video free-runs after the hold, but a frame whose audio was written before it (less
+    than a packet of it: nothing is heard yet) waits for that audio, however long: shown in
+    free-run, its lips would move before its voice. (Found by the stateful test.)"""
+    video = VideoSchedule(fps=30, sample_rate=RATE, capacity=8, placeholder=black_image(64, 48))
+    video.poll(0.0)
+    video.add(VideoIn(0, np.zeros((72, 64), np.uint8), 0.0, 0.0, 0.0))  # no audio yet: held
+    emission, _ = video.poll(0.25)  # the hold is over: free-run, shown
+    while emission is not None and emission.kind is not FrameKind.NEW:
+        emission, _ = video.poll(0.25)
+    assert emission is not None and emission.kind is FrameKind.NEW
+    one_sample = 1 / RATE
+    video.add(VideoIn(0, np.ones((72, 64), np.uint8), 0.0, one_sample, 0.3))  # audio first
+    for now in (0.3, 0.6, 1.0):
+        emission, _ = video.poll(now)
+        assert emission is None or emission.kind is not FrameKind.NEW, now
+    video.on_tick(ClockTick(0, 1.2, 0, PACKET, SpeechState.ACTIVE))  # its audio is heard at 1.2
+    emission, _ = video.poll(1.2)
+    while emission is not None and emission.kind is not FrameKind.NEW:
+        emission, _ = video.poll(1.2)
+    assert emission is not None and emission.kind is FrameKind.NEW and emission.at == 1.2
