@@ -20,7 +20,7 @@ writes carry ``epoch * 4000 + 1 + index % 3000``; other rates and float32 carry 
 ``epoch * 4000 + 3500`` (resampling smears marks), so a sample's epoch is its band of 4000.
 
 Soak (10,000 examples): ``HYPOTHESIS_PROFILE=long pytest tests/avsync/test_stateful.py``; the
-default profile runs 300 (the count is ``max(300, profile's max_examples)``).
+default profile runs 200 (the count is ``max(200, profile's max_examples)``).
 """
 
 from __future__ import annotations
@@ -526,7 +526,7 @@ def _epoch_at(boundaries: list[tuple[int, int]], position: int) -> int:
 
 SynchronizerMachine.TestCase.settings = settings(
     settings.default,
-    max_examples=max(300, settings.default.max_examples),
+    max_examples=max(200, settings.default.max_examples),
     stateful_step_count=25,
 )
 TestSynchronizer = SynchronizerMachine.TestCase
