@@ -21,7 +21,8 @@ synchroniser keeps three promises instead of falling behind:
 
 A session is *overloaded* while, within the last :data:`OVERLOAD_WINDOW_S`, the clock skipped a
 tick or emitted at least :data:`OVERLOAD_SHARE` of its ticks more than :data:`LAG_BUDGET_S`
-late. A single pause of the loop (a garbage collection, a slow callback) does not make it so.
+late. A single short pause of the loop (a garbage collection, a slow callback) does not make it
+so; one long enough to skip audio (over ``AUDIO_LATE_LIMIT_S``) does, for the window.
 """
 
 from __future__ import annotations
