@@ -236,6 +236,9 @@ class SyncFigures:
     frames_emitted: int
     packets_emitted: int
     sink_frames_dropped: int
+    sessions_overloaded: int = 0  #: sessions that said they were overloaded at the window's end
+    frames_shed_late: int = 0  #: frames shed rather than shown over 45 ms late, all sessions
+    audio_skipped_s: float = 0.0  #: output audio skipped by late clocks, all sessions
 
 
 @attrs.frozen
@@ -310,6 +313,9 @@ def sync_figures(sessions: Sequence[Session]) -> SyncFigures:
         frames_emitted=sum(end.frames_emitted for end in ends),
         packets_emitted=sum(end.packets_emitted for end in ends),
         sink_frames_dropped=sum(end.sink_frames_dropped for end in ends),
+        sessions_overloaded=sum(end.overload.overloaded for end in ends),
+        frames_shed_late=sum(end.overload.frames_shed_late for end in ends),
+        audio_skipped_s=sum(end.overload.audio_skipped_s for end in ends),
     )
 
 

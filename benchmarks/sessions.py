@@ -56,6 +56,8 @@ def step_line(step: Step) -> str:
         f"p99 worst {sync.offset_p99_worst_ms:.2f} ms, max {sync.offset_max_ms:.2f} ms; "
         f"underrun steady {sync.underrun_steady_s:.2f} s ({sync.sessions_underrun} sessions); "
         f"dropped late {sync.frames_dropped_late}; "
+        f"overloaded {sync.sessions_overloaded} sessions (shed {sync.frames_shed_late} frames, "
+        f"skipped {sync.audio_skipped_s:.2f} s of audio); "
         f"RSS {synced.rss_per_session_mb:.2f} MB/session; loop lag p99 "
         f"{synced.lag_p99_ms:.2f} ms (baseline {step.baseline.lag_p99_ms:.2f}); "
         f"{synced.preemptions / synced.window_s:.1f} preemptions/s"

@@ -87,3 +87,12 @@ def test_the_instruction_count_plays_its_sessions_in_virtual_time() -> None:
     trio.run(instructions.play, "avsync", 2, 0.2, clock=clock)
     args = instructions.parse_args(["--sessions", "2", "--short", "0.5", "--long", "1"])
     assert (args.sessions, args.short, args.long, args.child) == (2, 0.5, 1.0, None)
+
+
+def test_a_step_line_says_how_many_sessions_were_overloaded_and_what_they_shed() -> None:
+    overloaded = attrs.evolve(
+        SYNC, sessions_overloaded=7, frames_shed_late=12, audio_skipped_s=0.34
+    )
+    avsync = attrs.evolve(fleet("avsync", 5.0), sync=overloaded)
+    line = sessions.step_line(Step(fleet("baseline", 2.0), avsync))
+    assert "overloaded 7 sessions (shed 12 frames, skipped 0.34 s of audio)" in line
