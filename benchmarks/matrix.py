@@ -10,7 +10,7 @@ video pts, and is measured from the outputs alone by :class:`avsync.testing.Reco
 - stale frames / stale audio: frames of the interrupted turn first shown, and its speech emitted,
   after ``start_turn()`` returned;
 - underrun: silence emitted between the first and last speech sample of a turn;
-- dropped: frames the synchroniser dropped by its own counters (avsync: late + overflow; the
+- dropped: frames the synchroniser dropped by its own counters (avsync: late, shed and overflow; the
   baseline: overflow); stale drops at an interrupt are wanted and counted apart in the JSON.
 """
 
@@ -244,7 +244,11 @@ async def _run(kind: str, scenario: Scenario, with_pts: bool, lead_in: float) ->
         stale = (stale_frames, 1000 * stale_audio_s)
     counters = attrs.asdict(stats)
     if kind == "avsync":
-        dropped = stats.frames_dropped_late + stats.frames_dropped_overflow
+        dropped = (
+            stats.frames_dropped_late
+            + stats.overload.frames_shed_late
+            + stats.frames_dropped_overflow
+        )
     else:
         dropped = stats.frames_dropped_overflow
     return _Run(

@@ -58,8 +58,8 @@ offsets (ms, positive = video late): p50 signed, p99 and max of |offset|; idle: 
 p99 b/a: baseline |p99| / avsync |p99| (avsync below {floor:g} ms counts as {floor:g} ms: ">=")
 shown: distinct frames shown (fewest of the runs); stale fr / ms: frames and speech of the old
 turn first emitted after start_turn() returned; underrun: silence emitted mid-speech; drops:
-frames dropped by the synchroniser (avsync: late + overflow; baseline: queue overflow); stale,
-underrun and drops are the worst of the runs"""
+frames dropped by the synchroniser (avsync: late, shed and overflow; baseline: queue
+overflow); stale, underrun and drops are the worst of the runs"""
 
 
 def _table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> str:
