@@ -331,7 +331,6 @@ def test_a_loop_held_15_of_every_21_ms_is_overloaded_but_nothing_is_skipped_or_s
         assert load.audio_skipped_s == 0 and run.audio_gaps == 0
         assert load.frames_shed_late == 0
         assert stats.offset_max_ms <= 15 + 1e-6
-        assert load.repeats_shed >= 0
         assert stats.audio_underrun_s <= 0.1  # the provider, held too, may fall behind a little
 
 
