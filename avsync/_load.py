@@ -99,8 +99,7 @@ class LoadMeter:
         if lag > LAG_BUDGET_S:
             counters.ticks_over_budget += 1
             counters.over_budget_s += self.packet_s
-            self._over_budget_at.append(now)
-        self._forget(now)
+            self._over_budget_at.append(now)  # (trimmed to the window by overloaded())
 
     def skipped(self, count: int, now: float, speech_lost_s: float = 0.0) -> None:
         """``count`` ticks were skipped at ``now`` (too late to play), losing ``speech_lost_s``

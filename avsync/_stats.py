@@ -6,6 +6,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ._load import LoadMeter
+
 __all__ = ["OffsetSummary", "OverloadStats", "PlayoutResult", "Stats"]
 
 
@@ -51,26 +53,19 @@ class OverloadStats:
 
     @classmethod
     def of(
-        cls,
-        *,
-        overloaded: bool,
-        lags_ms: npt.NDArray[np.float64],
-        lag_max_s: float,
-        over_budget_s: float,
-        audio_skipped_s: float,
-        speech_lost_s: float,
-        frames_shed_late: int,
-        repeats_shed: int,
+        cls, *, overloaded: bool, meter: LoadMeter, frames_shed_late: int, repeats_shed: int
     ) -> OverloadStats:
+        """The snapshot of the clock's ``meter`` and the video schedule's shedding counters."""
+        lags_ms, counters = meter.lags_ms(), meter.counters
         p50, p99 = np.percentile(lags_ms, [50, 99]) if len(lags_ms) else (0.0, 0.0)
         return cls(
             overloaded=overloaded,
             loop_lag_p50_ms=float(p50),
             loop_lag_p99_ms=float(p99),
-            loop_lag_max_ms=lag_max_s * 1000,
-            over_budget_s=over_budget_s,
-            audio_skipped_s=audio_skipped_s,
-            speech_lost_s=speech_lost_s,
+            loop_lag_max_ms=counters.lag_max_s * 1000,
+            over_budget_s=counters.over_budget_s,
+            audio_skipped_s=counters.audio_skipped_s,
+            speech_lost_s=counters.speech_lost_s,
             frames_shed_late=frames_shed_late,
             repeats_shed=repeats_shed,
         )

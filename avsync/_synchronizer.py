@@ -341,7 +341,6 @@ class Synchronizer:
         ingest = self._ingest_state.counters
         clock = self._playout.counters
         publisher = self._publisher_state
-        load = self._playout.load
         buffered_packets = len(self._packets) + self._playout.held_packets
         return Stats(
             epoch=self._epoch_state.epoch,
@@ -371,11 +370,7 @@ class Synchronizer:
             offset_max_ms=offset.max_ms,
             overload=OverloadStats.of(
                 overloaded=self.overloaded,
-                lags_ms=load.lags_ms(),
-                lag_max_s=load.counters.lag_max_s,
-                over_budget_s=load.counters.over_budget_s,
-                audio_skipped_s=load.counters.audio_skipped_s,
-                speech_lost_s=load.counters.speech_lost_s,
+                meter=self._playout.load,
                 frames_shed_late=schedule.shed_late,
                 repeats_shed=schedule.repeats_shed,
             ),
