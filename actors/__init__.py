@@ -20,6 +20,7 @@ from ._mailbox import (
     receive_first_nowait,
 )
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
+from ._serve import serve
 from ._supervision import ActorFailed, RestartPolicy, run_actor, spawn
 from ._topic import Topic
 from ._trace import TraceEvent, TraceKind, Tracer
@@ -49,5 +50,6 @@ __all__ = [
     "receive_first_before",
     "receive_first_nowait",
     "run_actor",
+    "serve",
     "spawn",
 ]

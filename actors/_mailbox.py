@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -89,13 +89,26 @@ class MailboxStats:
 
 
 class _Waiter:
-    """A consumer parked on one or more mailboxes; the first put into any of them wakes it."""
+    """A consumer parked on one or more mailboxes; the first put into any of them wakes it.
 
-    __slots__ = ("mailboxes", "task")
+    A waiter with a ``handle_now`` (parked in :func:`~actors.serve`) may instead take a message
+    at once: the putting task runs ``handle_now(message)`` itself, and the consumer stays parked.
+    While parked, the consumer's mailboxes are all empty (any put wakes and detaches it), so a
+    message handled this way is the next one it would have taken, in every priority order.
+    """
 
-    def __init__(self, task: Task, mailboxes: Sequence[Mailbox[object]]) -> None:
+    __slots__ = ("busy", "handle_now", "mailboxes", "task")
+
+    def __init__(
+        self,
+        task: Task,
+        mailboxes: Sequence[Mailbox[object]],
+        handle_now: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.task = task
         self.mailboxes = mailboxes
+        self.handle_now = handle_now
+        self.busy = False  # running handle_now: a put meanwhile queues and wakes as usual
 
     def detach(self) -> None:
         for mailbox in self.mailboxes:
@@ -104,6 +117,23 @@ class _Waiter:
     def wake(self) -> None:
         self.detach()
         reschedule(self.task, outcome.Value(True))
+
+    def try_handle(self, message: object) -> bool:
+        """Run ``handle_now(message)`` in the calling task; return whether it took the message
+        (False: it could not without waiting, and changed nothing). If it raises, the message
+        counts as taken and the consumer is woken with the error, which its own task raises:
+        the failure is the consumer's, as if it had failed handling the message itself."""
+        assert self.handle_now is not None
+        self.busy = True
+        try:
+            return self.handle_now(message)
+        except Exception as error:
+            if self.mailboxes[0]._waiter is self:  # still parked
+                self.detach()
+                reschedule(self.task, outcome.Error(error))
+            return True
+        finally:
+            self.busy = False
 
 
 class Mailbox(Generic[M]):
@@ -179,6 +209,11 @@ class Mailbox(Generic[M]):
         return len(self._buffer)
 
     @property
+    def room(self) -> int:
+        """How many more messages it takes before its overflow policy applies."""
+        return self._capacity - len(self._buffer)
+
+    @property
     def dropped(self) -> int:
         """Messages discarded so far by the overflow policy or a discarding close (the same
         figure as ``stats().dropped``, without building the snapshot)."""
@@ -202,6 +237,19 @@ class Mailbox(Generic[M]):
         self._tracer(TraceEvent(kind, self.name, trio.current_time(), message))
 
     def _accept(self, message: M) -> None:
+        waiter = self._waiter
+        if (
+            waiter is not None
+            and waiter.handle_now is not None
+            and not waiter.busy
+            and waiter.try_handle(message)
+        ):  # taken at once by the parked consumer (traced once handled)
+            self._received += 1
+            self._delivered += 1
+            if self._tracer is not None:
+                self._trace(TraceKind.SEND, message)
+                self._trace(TraceKind.RECEIVE, message)
+            return
         buffer = self._buffer
         buffer.append(message)
         self._received += 1
@@ -332,9 +380,15 @@ class Mailbox(Generic[M]):
             self._waiter.wake()
 
 
-async def _park(mailboxes: Sequence[Mailbox[Any]], timer: trio.CancelScope | None = None) -> bool:
+async def _park(
+    mailboxes: Sequence[Mailbox[Any]],
+    timer: trio.CancelScope | None = None,
+    handle_now: Callable[[Any], bool] | None = None,
+) -> bool:
     """Wait until a put or close on any of ``mailboxes`` (return True) or, if ``timer`` is the
-    caller's innermost cancel scope, until its deadline (return False). Takes nothing.
+    caller's innermost cancel scope, until its deadline (return False). Takes nothing itself;
+    with ``handle_now``, puts meanwhile may be handled by the putting tasks (see
+    :class:`_Waiter`), and an error raised there is raised here.
 
     Cancellable. The timer's deadline ends the wait quietly: the abort callback reschedules the
     task with False instead of letting trio raise ``Cancelled`` into it, so a timed wait costs
@@ -346,7 +400,7 @@ async def _park(mailboxes: Sequence[Mailbox[Any]], timer: trio.CancelScope | Non
                 f"another task is already receiving from mailbox {mailbox.name!r}"
             )
     task = current_task()
-    waiter = _Waiter(task, mailboxes)
+    waiter = _Waiter(task, mailboxes, handle_now)
     for mailbox in mailboxes:
         mailbox._waiter = waiter
 
@@ -392,18 +446,31 @@ def receive_all_nowait(*mailboxes: Mailbox[Any]) -> Iterator[Any]:
 
 
 @overload
-async def receive_first(a: Mailbox[A], /) -> tuple[int, A]: ...
-@overload
-async def receive_first(a: Mailbox[A], b: Mailbox[B], /) -> tuple[int, A | B]: ...
+async def receive_first(
+    a: Mailbox[A], /, *, handle_now: Callable[[A], bool] | None = None
+) -> tuple[int, A]: ...
 @overload
 async def receive_first(
-    a: Mailbox[A], b: Mailbox[B], c: Mailbox[C], /
+    a: Mailbox[A], b: Mailbox[B], /, *, handle_now: Callable[[A | B], bool] | None = None
+) -> tuple[int, A | B]: ...
+@overload
+async def receive_first(
+    a: Mailbox[A],
+    b: Mailbox[B],
+    c: Mailbox[C],
+    /,
+    *,
+    handle_now: Callable[[A | B | C], bool] | None = None,
 ) -> tuple[int, A | B | C]: ...
 @overload
-async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]: ...
+async def receive_first(
+    *mailboxes: Mailbox[Any], handle_now: Callable[[Any], bool] | None = None
+) -> tuple[int, Any]: ...
 
 
-async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
+async def receive_first(
+    *mailboxes: Mailbox[Any], handle_now: Callable[[Any], bool] | None = None
+) -> tuple[int, Any]:
     """Take one message from the first non-empty mailbox in argument order, waiting if all are
     empty; return ``(index, message)``.
 
@@ -411,6 +478,10 @@ async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
     data. When no mailbox has a message and any of them has been closed (and drained), this raises
     ``trio.EndOfChannel`` — so an actor selecting over its control mailbox and its inbox ends when
     its inbox is closed. Always a checkpoint; cancellation never loses a message.
+
+    With ``handle_now``, messages put while this task waits may be handled by the putting tasks
+    instead, as under :func:`~actors.serve` (whose rules apply); this returns the first message
+    that is queued rather than handled (declined, or put while a handler ran).
     """
     await checkpoint_if_cancelled()
     yielded = False
@@ -422,7 +493,7 @@ async def receive_first(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
             if taken is None:
                 raise trio.EndOfChannel
             return taken
-        await _park(mailboxes)
+        await _park(mailboxes, handle_now=handle_now)
         yielded = True
 
 

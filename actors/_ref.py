@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import outcome
 import trio
 
-from ._mailbox import MailboxFull
+from ._mailbox import MailboxFull, Overflow
 
 if TYPE_CHECKING:
     from ._mailbox import Mailbox, MailboxStats
@@ -93,6 +93,16 @@ class ActorRef(Generic[M_contra]):
 
     def stats(self) -> MailboxStats:
         return self._mailbox.stats()
+
+    @property
+    def room(self) -> int:
+        """How many more messages the mailbox takes before its overflow policy applies."""
+        return self._mailbox.room
+
+    @property
+    def overflow(self) -> Overflow:
+        """The mailbox's overflow policy."""
+        return self._mailbox.overflow
 
     @property
     def dropped(self) -> int:

@@ -216,6 +216,17 @@ class AudioConverter:
         parts.append(converted)
         return self._join(parts)
 
+    def max_output(self, chunk: PreparedAudio) -> int:
+        """At most how many samples :meth:`convert` returns for ``chunk``: what the resampler may
+        still owe for its input so far, plus the chunk at the output rate (rounded up, plus one
+        for the resampler's own rounding)."""
+        owed = 0
+        if self._signature is not None:
+            owed = max(
+                0, math.ceil(self._frames_in * self.rate / self._signature[2]) - self._frames_out
+            )
+        return owed + math.ceil(chunk.frames * self.rate / chunk.rate) + 1
+
     def flush(self) -> Samples:
         """Whatever the resampler still holds; afterwards the converter starts afresh.
 

@@ -77,6 +77,14 @@ class IngestState:
         samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return self._stamp(chunk.epoch, [(p, len(p)) for p in self.packetizer.push(samples)])
 
+    def max_packets(self, chunk: AudioIn) -> int:
+        """At most how many packets :meth:`chunk` returns for ``chunk``: a bound to check room
+        in the buffer with before taking it in."""
+        samples = self.packetizer.pending + self.converter.max_output(chunk.audio)
+        if chunk.start is not None and self.next_start is not None:
+            samples += max(0, chunk.start - self.next_start)  # the most silence a gap adds
+        return samples // self.packet_samples
+
     def end(self, message: EndAudio) -> tuple[list[AudioPacket], EndOfSpeech] | None:
         """The rest of the epoch's audio, the last packet padded, and where the speech ends
         (None if the epoch is stale)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import trio
 
 import actors
 
@@ -89,17 +88,11 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         self.ramp = np.repeat(shape[:, None], config.channels, axis=1)
 
     async def run(self, context: actors.Context[AudioOut | VideoOut | VideoSettled]) -> None:
-        inbox = context.inbox
-        while True:
-            try:
-                _, message = await actors.receive_first(self.control, inbox)
-            except trio.EndOfChannel:
-                return
-            self._handle(message)
-            for queued in actors.receive_all_nowait(self.control, inbox):
-                self._handle(queued)  # whatever else is already here
+        # Handling never waits, so while idle the publisher is served in its senders' tasks
+        # (the clock's, the video queue's): a packet or frame costs them a call, not a switch.
+        await actors.serve(self.control, context.inbox, handle_now=self._handle)
 
-    def _handle(self, message: AudioOut | VideoOut | VideoSettled | Flush | Barrier) -> None:
+    def _handle(self, message: AudioOut | VideoOut | VideoSettled | Flush | Barrier) -> bool:
         if isinstance(message, AudioOut):
             self._audio(message)
         elif isinstance(message, VideoOut):
@@ -111,6 +104,7 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         else:
             self._flush(message.epoch)
             message.reply.send(None)
+        return True
 
     def _flush(self, epoch: int) -> None:
         if not self.state.gate.advance(epoch):

@@ -26,6 +26,11 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
     A :class:`VideoSettled` request (which follows frames through the inbox) is passed on to the
     publisher once no frame taken in before it is due and waiting, so it reaches the publisher
     behind every frame that fell due.
+
+    While it waits, messages are handled at once in their senders' tasks (as under
+    :func:`actors.serve`): a frame by the writer's, a tick by the clock's, which then also take
+    the decision the message allows and move the wait's deadline. Ticks no decision waits on
+    are only taken in. So the actor's own task wakes only when its deadline comes.
     """
 
     def __init__(
@@ -42,14 +47,17 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.publisher = publisher
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
+        self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
+        self._timer = trio.CancelScope()  # the current wait's; its deadline is the next due time
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
-        inbox = context.inbox
+        inbox = self._inbox = context.inbox
         settled = True  # False right after waking on time: a repeat would wait one yield
         while True:
             # One timer for as long as it does not fire: its deadline follows the schedule's
             # next due time, so taking a message costs no cancel scope of its own.
             with trio.CancelScope() as timer:
+                self._timer = timer
                 while True:
                     now, wake_at = self._step(inbox, settled)
                     if not settled and wake_at == now:
@@ -66,18 +74,31 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                         await trio.lowlevel.cancel_shielded_checkpoint()
                         settled = False
                         continue
-                    # Ticks wake this actor only when a decision waits on one; otherwise they
-                    # queue up and are taken in at the next wake-up (a frame, a flush, or a due
-                    # time).
-                    sources = self._sources(inbox, ticks=self.schedule.needs_tick)
                     timer.deadline = math.inf if wake_at is None else wake_at
                     try:
-                        _, message = await actors.receive_first(*sources)
+                        _, message = await actors.receive_first(
+                            *self._sources(inbox), handle_now=self._handle_now
+                        )
                     except trio.EndOfChannel:
                         return
                     self._handle(message)
                     settled = True
             settled = False  # the timer fired: woke on time
+
+    def _handle_now(self, message: Flush | ClockTick | VideoIn | VideoSettled) -> bool:
+        """Handle a message that came while the actor waits, in the sender's task, as the loop
+        would: take it in, emit what is due and set the wait's deadline to the next due time
+        (a past one wakes the actor at once). A tick no decision waits on is only taken in. A
+        frame is declined (it stays queued) while the schedule is full and full means wait."""
+        if isinstance(message, VideoIn) and self._holding_back:
+            return False
+        decides = self.schedule.needs_tick or not isinstance(message, ClockTick)
+        self._handle(message)
+        if decides:
+            assert self._inbox is not None
+            _, wake_at = self._step(self._inbox, settled=True)
+            self._timer.deadline = math.inf if wake_at is None else wake_at
+        return True
 
     def _step(
         self, inbox: actors.Mailbox[VideoIn | VideoSettled], settled: bool
@@ -87,7 +108,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         schedule = self.schedule
         control, ticks = self.control, self.ticks
         while len(control) or len(ticks) or (len(inbox) and not self._holding_back):
-            self._handle(actors.receive_first_nowait(*self._sources(inbox, ticks=True))[1])
+            self._handle(actors.receive_first_nowait(*self._sources(inbox))[1])
         now = trio.current_time()
         emission, wake_at = schedule.poll(now, repeat=settled)
         while emission is not None:
@@ -107,17 +128,14 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         return self.block_when_full and self.schedule.full
 
     def _sources(
-        self, inbox: actors.Mailbox[VideoIn | VideoSettled], *, ticks: bool
+        self, inbox: actors.Mailbox[VideoIn | VideoSettled]
     ) -> tuple[actors.Mailbox[Any], ...]:
-        """What to take messages from, in priority order: flushes, then ticks (unless no
-        decision waits on one), then frames (unless the schedule is full and full means wait,
-        overflow="block": then frames stay in the inbox and writers wait)."""
-        sources: list[actors.Mailbox[Any]] = [self.control]
-        if ticks:
-            sources.append(self.ticks)
-        if not self._holding_back:
-            sources.append(inbox)
-        return tuple(sources)
+        """What to take messages from, in priority order: flushes, then ticks, then frames
+        (unless the schedule is full and full means wait, overflow="block": then frames stay in
+        the inbox and writers wait)."""
+        if self._holding_back:
+            return (self.control, self.ticks)
+        return (self.control, self.ticks, inbox)
 
     def _handle(self, message: Flush | ClockTick | VideoIn | VideoSettled) -> None:
         if isinstance(message, Flush):

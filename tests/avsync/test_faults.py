@@ -85,7 +85,7 @@ async def consume(
 
 FAIL_FAST = {
     "clock": (ClockActor, "_emit", 60),
-    "audio-ingest": (AudioIngestActor, "_send", 20),
+    "audio-ingest": (AudioIngestActor, "_put_nowait", 20),
     "control": (ControlActor, "handle", 0),
 }
 

@@ -129,3 +129,32 @@ def test_every_sample_written_comes_out_once_in_order(sizes: list[int], rate: in
     assert sum(p.real for p in packets) == round(sum(sizes) * RATE / rate)
     assert [p.start for p in packets] == [i * PACKET for i in range(len(packets))]
     assert ended[1].end == sum(p.real for p in packets)
+
+
+@given(
+    writes=st.lists(
+        st.tuples(
+            st.integers(1, 3000),
+            st.sampled_from([RATE, 16000, 44100, 8000]),
+            st.sampled_from([np.int16, np.float32]),
+            st.none() | st.integers(0, 3 * PACKET),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_max_packets_bounds_what_a_chunk_returns(
+    writes: list[tuple[int, int, type, int | None]],
+) -> None:
+    """The bound the ingest checks room with, before it takes a chunk in at once: never
+    fewer than the packets the chunk completes, whatever the rate, format or gap (a gap is
+    given as samples after the end of what was written so far)."""
+    state = ingest()
+    for size, rate, dtype, gap in writes:
+        audio = np.full(size, 100 if dtype is np.int16 else 0.01, dtype)
+        start = None
+        if gap is not None and state.next_start is not None:
+            start = state.next_start + state.packetizer.pending + gap
+        message = chunk(audio, start=start, rate=rate)
+        bound = state.max_packets(message)
+        assert len(state.chunk(message)) <= bound
