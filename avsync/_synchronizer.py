@@ -104,7 +104,9 @@ class Synchronizer:
         video_control: actors.Mailbox[Flush] = control_box("video-queue")
         clock_control: actors.Mailbox[Flush] = control_box("clock")
         ingest_control: actors.Mailbox[Flush] = control_box("audio-ingest")
-        for box in (ingest_control, clock_control, video_control, publisher_control):
+        # Downstream first: an actor served in the flushing task may emit at once what the flush
+        # lets through, which must find the actors after it in the new epoch already.
+        for box in (publisher_control, video_control, clock_control, ingest_control):
             topic.subscribe(box.ref)
         self._packets: actors.Mailbox[AudioPacket] = actors.Mailbox(
             config.audio_buffer_packets, config.overflow, name="audio-buffer"

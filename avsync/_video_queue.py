@@ -48,6 +48,9 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
         self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
+        #: a frame taken from the inbox that found the schedule full (overflow="block"); it
+        #: goes in first once there is room, and until then no other frame is taken
+        self._waiting_frame: VideoIn | None = None
         self._timer = trio.CancelScope()  # the current wait's; its deadline is the next due time
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
@@ -81,7 +84,12 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                         )
                     except trio.EndOfChannel:
                         return
-                    self._handle(message)
+                    if isinstance(message, VideoIn) and self._holding_back:
+                        # Declined by _handle_now: a frame put after one handled there filled
+                        # the schedule (the wait was still on the inbox).
+                        self._waiting_frame = message
+                    else:
+                        self._handle(message)
                     settled = True
             settled = False  # the timer fired: woke on time
 
@@ -107,7 +115,12 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         latest (None: at a message)."""
         schedule = self.schedule
         control, ticks = self.control, self.ticks
-        while len(control) or len(ticks) or (len(inbox) and not self._holding_back):
+        while True:
+            if self._waiting_frame is not None and not schedule.full:
+                schedule.add(self._waiting_frame)
+                self._waiting_frame = None
+            if not (len(control) or len(ticks) or (len(inbox) and not self._holding_back)):
+                break
             self._handle(actors.receive_first_nowait(*self._sources(inbox))[1])
         now = trio.current_time()
         emission, wake_at = schedule.poll(now, repeat=settled)
@@ -124,8 +137,9 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
 
     @property
     def _holding_back(self) -> bool:
-        """Frames stay in the inbox (writers wait): the schedule is full and full means wait."""
-        return self.block_when_full and self.schedule.full
+        """Frames stay in the inbox (writers wait): the schedule is full and full means wait,
+        or a frame waits for room already."""
+        return self.block_when_full and (self.schedule.full or self._waiting_frame is not None)
 
     def _sources(
         self, inbox: actors.Mailbox[VideoIn | VideoSettled]

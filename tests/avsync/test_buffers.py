@@ -60,6 +60,7 @@ async def test_video_queue_is_bounded_and_blocks(autojump_clock: trio.testing.Mo
                 await sync.write_video(marked_frame(index), pts=1 + index / 30)
         assert 15 <= index <= 18  # the queue plus a frame or two in flight
         assert 15 <= sync.stats().video_queued <= 18
+        assert sync.stats().frames_dropped_overflow == 0  # "block" waits, it never drops
 
 
 async def test_video_drop_oldest_counts_overflow(autojump_clock: trio.testing.MockClock) -> None:
