@@ -123,8 +123,9 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
             return
         frame = make_audio_frame(samples, pts, config.sample_rate, config.layout)
         epoch = self.state.epoch
+        speech = samples is not self.state.silence
         for sink in self.sinks.audio:
-            sink.push_packet(epoch, frame, samples)
+            sink.push_packet(epoch, frame, samples, speech=speech)
 
     def _video(self, message: VideoOut) -> None:
         pts = self.state.video(message)

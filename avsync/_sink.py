@@ -166,7 +166,14 @@ class VideoSink(_Sink[av.VideoFrame, Shown]):
         return purged
 
 
-class AudioSink(_Sink[av.AudioFrame, Samples]):
+class _Heard(NamedTuple):
+    """What a queued audio packet holds, besides its frame."""
+
+    last: Samples  #: its last sample: a fade after a flush starts from the last one delivered
+    speech: bool  #: whether it carries speech (purging silence loses nothing)
+
+
+class AudioSink(_Sink[av.AudioFrame, _Heard]):
     """Also remembers the last sample its consumer took, to fade out from it after a flush."""
 
     def __init__(self, capacity: int, channels: int) -> None:
@@ -175,37 +182,41 @@ class AudioSink(_Sink[av.AudioFrame, Samples]):
         self.last_delivered = np.zeros(channels, np.int16)
         self._fade: Samples | None = None  # ramp still to add to the next packets
 
-    def push_packet(self, epoch: int, frame: av.AudioFrame, samples: Samples) -> None:
-        """Queue ``frame`` (whose int16 samples are ``samples``), adding any pending fade."""
+    def push_packet(
+        self, epoch: int, frame: av.AudioFrame, samples: Samples, *, speech: bool = True
+    ) -> None:
+        """Queue ``frame`` (whose int16 samples are ``samples``; ``speech``: not the clock's
+        silence), adding any pending fade."""
         if self._fade is not None:
             samples, fade = _add_ramp(samples, self._fade)
             self._fade = fade
             frame = make_audio_frame(samples, frame.pts, frame.sample_rate, frame.layout.name)
-        self._push(epoch, frame, samples[-1])
+        self._push(epoch, frame, _Heard(samples[-1], speech))
 
-    def _delivered(self, extra: Samples) -> None:
-        self.last_delivered = extra
+    def _delivered(self, extra: _Heard) -> None:
+        self.last_delivered = extra.last
 
     def purge(self, epoch: int, ramp: npt.NDArray[np.float64]) -> float:
         """Replace queued packets older than ``epoch`` by a fade from the last sample delivered
         (then silence), keeping their pts; if none are queued, fade the next packet pushed.
         ``ramp`` is the fade's shape, from 1 down to 0, one row per sample. Return the seconds
-        of stale audio purged."""
+        of stale speech purged (purged silence is not counted)."""
         shaped = (ramp * self.last_delivered.astype(np.float64)).round().astype(np.int16)
         fade: Samples | None = shaped if len(shaped) and np.any(shaped) else None
         purged = 0.0
-        items: deque[tuple[int, av.AudioFrame, Samples]] = deque()
+        items: deque[tuple[int, av.AudioFrame, _Heard]] = deque()
         for item in self._items:
-            item_epoch, frame, _ = item
+            item_epoch, frame, heard = item
             if item_epoch >= epoch:
                 items.append(item)
                 continue
-            purged += frame.samples / frame.sample_rate
+            if heard.speech:
+                purged += frame.samples / frame.sample_rate
             silence = np.zeros((frame.samples, self.channels), np.int16)
             if fade is not None:
                 silence, fade = _add_ramp(silence, fade)
             replacement = make_audio_frame(silence, frame.pts, frame.sample_rate, frame.layout.name)
-            items.append((epoch, replacement, silence[-1]))
+            items.append((epoch, replacement, _Heard(silence[-1], False)))
         self._items = items
         self._fade = fade
         return purged

@@ -71,3 +71,13 @@ def test_audio_frames_carry_the_samples_and_their_timing(channels: int, layout: 
     assert np.array_equal(made.to_ndarray().reshape(960, channels), samples)
     samples[:] = 0  # the frame holds a copy
     assert made.to_ndarray().any()
+
+
+def test_a_purge_counts_the_speech_it_drops_not_the_silence() -> None:
+    sink = SinkRegistry(1, 8, 4).add_audio()
+    sink.push_packet(0, frame(1), np.ones((4, 1), np.int16))
+    sink.push_packet(0, frame(2), np.zeros((4, 1), np.int16), speech=False)  # the clock's silence
+    sink.push_packet(1, frame(3), np.ones((4, 1), np.int16))  # already the new epoch's
+    purged = sink.purge(1, np.zeros((0, 1)))
+    assert purged == pytest.approx(4 / 48000)
+    assert [sink.receive_nowait().pts for _ in range(3)] == [1, 2, 3]  # pts kept, gapless
