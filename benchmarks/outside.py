@@ -22,10 +22,12 @@ CPU time (``time.process_time()``) and the wall time are taken: CPU % of one cor
 per session = that / sessions. At both ends of the window every avsync session's ``stats()`` is
 read: its p99 (and max) of frame emit time - due time (over the frames since it started, as
 ``stats()`` keeps them), the audio underrun inside the window, frames dropped late and shed,
-audio skipped, whether it says it is overloaded. Each write's lateness (how long after its
-planned time the provider woke) is kept for both kinds: it is the loop's load as every session
-sees it, with or without avsync; so are the garbage collector's passes and the process's
-involuntary context switches (other load on the machine) in the window.
+audio skipped, its clock's loop lag, whether it says it is overloaded. For both kinds, each
+write's lateness (how long after its planned time it was issued: the loop's load, plus any wait
+in the write before it) and how long the write call itself took (waiting for room, and for the
+task's next turn, since every send is a checkpoint; the floor's channels never fill), the
+garbage collector's passes and the process's involuntary context switches (other load on the
+machine) in the window.
 
 Each (kind, mode) is a child process of its own (``python -m benchmarks.outside --child ...``),
 so its CPU figure is that process's alone; runs alternate kinds (floor, avsync, floor, avsync,
@@ -84,6 +86,7 @@ SHUTDOWN_S = 10.0  # most time the sessions get to close after that
 SPANS = {"together": 0.02, "spread": 1.0}  #: session starts are uniform over this, s
 KINDS = ("floor", "avsync")
 OFFSET_LIMIT_MS = 5.0
+BLOCKED_S = 0.01  # a write call that took longer is counted
 RATIO_LIMIT = 1.8
 SEED = 13
 CHILD_GRACE_S = 60.0  # a child running this much longer than planned is killed
@@ -134,6 +137,8 @@ class Record:
     audio: Counter = field(default_factory=Counter)
     video: Counter = field(default_factory=Counter)
     lateness: list[float] = field(default_factory=list)  #: s, each write inside the window
+    blocked_max: float = 0.0  #: s, the longest write call inside the window
+    blocked_long: int = 0  #: write calls inside the window that took over BLOCKED_S
     at_warm: avsync.Stats | None = None
     at_end: avsync.Stats | None = None
 
@@ -164,7 +169,7 @@ async def provider(
     record: Record,
 ) -> None:
     """Write in real time from the session's start until ``plan.stop_at``; keep each write's
-    lateness inside the window."""
+    lateness, and how long the write call took, inside the window."""
     origin = trio.current_time()
     k = i = 0  # next audio chunk, next frame
     while True:
@@ -174,14 +179,18 @@ async def provider(
         if due >= plan.stop_at:
             return
         await trio.sleep_until(due)
-        if plan.warm_at <= due < plan.end_at:
-            record.lateness.append(trio.current_time() - due)
+        issued = trio.current_time()
         if audio_tick <= video_tick:
             await write_audio(chunk)
             k += 1
         else:
             await write_video(frames[i % len(frames)], i / FPS)
             i += 1
+        if plan.warm_at <= due < plan.end_at:
+            record.lateness.append(issued - due)
+            blocked = trio.current_time() - issued
+            record.blocked_max = max(record.blocked_max, blocked)
+            record.blocked_long += blocked > BLOCKED_S
 
 
 async def consumer(outputs: trio.abc.ReceiveChannel[Any], counter: Counter) -> None:
@@ -327,6 +336,8 @@ def session_figures(record: Record, origin: float, wall_s: float) -> dict[str, A
         audio_skipped_s=end.overload.audio_skipped_s,
         speech_lost_s=end.overload.speech_lost_s,
         loop_lag_p99_ms=end.overload.loop_lag_p99_ms,
+        loop_lag_max_ms=end.overload.loop_lag_max_ms,
+        over_budget_s=end.overload.over_budget_s,
     )
     return figures
 
@@ -360,6 +371,8 @@ def avsync_summary(per_session: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "speech_lost_s": total("speech_lost_s"),
         "sessions_overloaded": sum(bool(s["overloaded"]) for s in per_session),
         "loop_lag_p99_worst_ms": max(s["loop_lag_p99_ms"] for s in per_session),
+        "loop_lag_max_ms": max(s["loop_lag_max_ms"] for s in per_session),
+        "over_budget_s": total("over_budget_s"),
     }
 
 
@@ -399,6 +412,8 @@ async def run(
         "write_late_p99_ms": float(late_p99),
         "write_late_max_ms": float(lateness.max()) if len(lateness) else 0.0,
         "writes_measured": len(lateness),
+        "write_blocked_max_ms": 1000 * max(r.blocked_max for r in records),
+        "writes_blocked_long": sum(r.blocked_long for r in records),
         "audio_per_session_s": statistics.mean(s["audio_per_s"] for s in per_session),
         "video_per_session_s": statistics.mean(s["video_per_s"] for s in per_session),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -515,6 +530,7 @@ COLUMNS = (
     ("audio/s", "{audio_per_session_s:.1f}", 7),
     ("video/s", "{video_per_session_s:.1f}", 7),
     ("late p99/max ms", "{write_late_p99_ms:.1f}/{write_late_max_ms:.0f}", 15),
+    ("blocked max ms", "{write_blocked_max_ms:.1f}", 14),
     ("gc max ms", "{gc_max_ms:.1f}", 9),
     ("preempt/s", "{preempt_s:.1f}", 9),
     ("p99 worst", "{p99_worst_ms}", 9),
@@ -524,6 +540,7 @@ COLUMNS = (
     ("shed", "{frames_shed_late}", 4),
     ("late", "{frames_dropped_late}", 4),
     ("overl.", "{sessions_overloaded}", 6),
+    ("clock lag max", "{clock_lag_max}", 13),
 )
 
 
@@ -539,6 +556,7 @@ def row(run: dict[str, Any]) -> str:
         "frames_shed_late": synced.get("frames_shed_late", "-"),
         "frames_dropped_late": synced.get("frames_dropped_late", "-"),
         "sessions_overloaded": synced.get("sessions_overloaded", "-"),
+        "clock_lag_max": f"{synced['loop_lag_max_ms']:.1f}" if synced else "-",
     }
     return "  ".join(f"{spec.format(**values):>{width}}" for _, spec, width in COLUMNS)
 
@@ -569,12 +587,16 @@ def report(
         "",
         "core %: process CPU / wall over the window; %/session: / sessions; audio/s, video/s: "
         "outputs each consumer received per second in the window (expect 50 and 30);",
-        "late p99/max: how late the providers' writes went out (the loop's load); gc max: "
-        "longest garbage-collector pass; preempt/s: involuntary context switches (other load);",
+        "late p99/max: how late the providers' writes were issued (the loop's load, and any "
+        "wait in the write before); blocked max: the longest write call (waiting for room, "
+        "and for the task's next turn: every trio send is a checkpoint);",
+        "gc max: longest garbage-collector pass; preempt/s: involuntary context switches "
+        "(other load on the machine);",
         "p99 worst / med: of the avsync sessions' stats() p99 of emit - due, over the frames "
         "since each session started (ms);",
         ">5ms: sessions over 5 ms; underrun s: silence mid-speech in the window, all sessions; "
-        "shed / late: frames shed late / dropped late; overl.: sessions overloaded at the end",
+        "shed / late: frames shed late / dropped late; overl.: sessions overloaded at the end;",
+        "clock lag max: the latest any avsync clock tick went out, since the start (ms)",
     ]
     return "\n".join(lines)
 
