@@ -97,7 +97,7 @@ class _Waiter:
     message handled this way is the next one it would have taken, in every priority order.
     """
 
-    __slots__ = ("busy", "handle_now", "mailboxes", "task")
+    __slots__ = ("busy", "error", "handle_now", "mailboxes", "task")
 
     def __init__(
         self,
@@ -109,6 +109,7 @@ class _Waiter:
         self.mailboxes = mailboxes
         self.handle_now = handle_now
         self.busy = False  # running handle_now: a put meanwhile queues and wakes as usual
+        self.error: Exception | None = None  # raised by handle_now: the consumer raises it
 
     def detach(self) -> None:
         for mailbox in self.mailboxes:
@@ -121,16 +122,17 @@ class _Waiter:
     def try_handle(self, message: object) -> bool:
         """Run ``handle_now(message)`` in the calling task; return whether it took the message
         (False: it could not without waiting, and changed nothing). If it raises, the message
-        counts as taken and the consumer is woken with the error, which its own task raises:
-        the failure is the consumer's, as if it had failed handling the message itself."""
+        counts as taken and the consumer is woken (if a put from the handler has not woken it
+        already) to raise the error in its own task: the failure is the consumer's, as if it had
+        failed handling the message itself."""
         assert self.handle_now is not None
         self.busy = True
         try:
             return self.handle_now(message)
         except Exception as error:
+            self.error = error
             if self.mailboxes[0]._waiter is self:  # still parked
-                self.detach()
-                reschedule(self.task, outcome.Error(error))
+                self.wake()
             return True
         finally:
             self.busy = False
@@ -412,6 +414,8 @@ async def _park(
         return Abort.SUCCEEDED
 
     woken: bool = await wait_task_rescheduled(abort)
+    if waiter.error is not None:
+        raise waiter.error
     return woken
 
 

@@ -36,8 +36,8 @@ async def serve(
     ``handle_now`` can decline). While this task is parked on empty mailboxes, a put into one of
     them runs ``handle_now`` in the putting task; if that raises, the error is raised here, in
     this task, as if this task had been handling the message (so the actor fails, not the
-    sender). ``handle_now`` must not put into the mailboxes it serves: such a put is queued and
-    wakes this task.
+    sender). A put from ``handle_now`` into the mailboxes it serves is not handled within it: it
+    is queued, and wakes this task.
 
     Cancellation: a message is taken only by a handler, never lost by a cancellation of the wait;
     a cancellation during ``handle`` is ``handle``'s to survive.

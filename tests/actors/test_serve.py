@@ -116,6 +116,23 @@ async def test_a_failure_in_the_senders_task_is_the_actors() -> None:
     assert len(inbox) == 1  # 8 is left for a restarted actor
 
 
+async def test_a_failure_after_the_handler_woke_the_actor_is_still_the_actors() -> None:
+    inbox: Mailbox[int] = Mailbox(4)
+
+    def handle_now(message: int) -> bool:
+        if message == 1:
+            inbox.put_nowait(2)  # queued: wakes the actor
+            raise ValueError("bad 1")
+        return True
+
+    with trio.fail_after(1), pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="bad 1")):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: serve(inbox, handle_now=handle_now))
+            await trio.testing.wait_all_tasks_blocked()
+            inbox.put_nowait(1)
+    assert len(inbox) == 1  # 2 is left for a restarted actor
+
+
 async def test_a_put_from_the_handler_itself_queues_and_is_handled_next() -> None:
     inbox: Mailbox[int] = Mailbox(4)
     order: list[int] = []
