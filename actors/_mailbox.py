@@ -48,6 +48,7 @@ __all__ = [
     "receive_first_before",
     "receive_all_nowait",
     "receive_first_nowait",
+    "receive_first_within",
 ]
 
 M = TypeVar("M")
@@ -541,3 +542,37 @@ async def receive_first_before(deadline: float, *mailboxes: Mailbox[Any]) -> tup
             if _any_closed(mailboxes):
                 raise trio.EndOfChannel
     return None
+
+
+async def receive_first_within(
+    timer: trio.CancelScope,
+    *mailboxes: Mailbox[Any],
+    handle_now: Callable[[Any], bool] | None = None,
+) -> tuple[int, Any] | None:
+    """As :func:`receive_first` (``handle_now`` included), inside ``timer``, the caller's
+    innermost cancel scope, whose deadline says when to stop waiting: once it has passed, return
+    None, without raising ``Cancelled``; the caller then leaves the scope (it may have been
+    cancelled). The deadline may move while this waits, for instance in ``handle_now``.
+
+    For an actor that keeps one timer scope while its deadline moves and wakes at it many times
+    a second: a timed wait that raises nothing when the deadline comes. A queued message is
+    taken even if the deadline has passed. Always a checkpoint; cancellation by any other scope
+    raises as usual and never loses a message.
+    """
+    taken = _take_first(mailboxes)
+    if taken is None and (timer.cancel_called or timer.deadline <= trio.current_time()):
+        await cancel_shielded_checkpoint()
+        return None
+    await checkpoint_if_cancelled()
+    yielded = False
+    while True:
+        if taken is not None or _any_closed(mailboxes):
+            if not yielded:
+                await cancel_shielded_checkpoint()
+            if taken is None:
+                raise trio.EndOfChannel
+            return taken
+        if not await _park(mailboxes, timer, handle_now):
+            return None  # the deadline came (quietly)
+        yielded = True
+        taken = _take_first(mailboxes)

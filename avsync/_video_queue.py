@@ -79,11 +79,14 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                         continue
                     timer.deadline = math.inf if wake_at is None else wake_at
                     try:
-                        _, message = await actors.receive_first(
-                            *self._sources(inbox), handle_now=self._handle_now
+                        got = await actors.receive_first_within(
+                            timer, *self._sources(inbox), handle_now=self._handle_now
                         )
                     except trio.EndOfChannel:
                         return
+                    if got is None:
+                        break  # the deadline came
+                    message = got[1]
                     if isinstance(message, VideoIn) and self._holding_back:
                         # Declined by _handle_now: a frame put after one handled there filled
                         # the schedule (the wait was still on the inbox).
@@ -91,7 +94,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                     else:
                         self._handle(message)
                     settled = True
-            settled = False  # the timer fired: woke on time
+            settled = False  # the deadline came: woke on time
 
     def _handle_now(self, message: Flush | ClockTick | VideoIn | VideoSettled) -> bool:
         """Handle a message that came while the actor waits, in the sender's task, as the loop

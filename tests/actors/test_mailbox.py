@@ -15,6 +15,7 @@ from actors import (
     receive_all_nowait,
     receive_first,
     receive_first_before,
+    receive_first_within,
 )
 
 
@@ -244,6 +245,58 @@ async def test_receive_first_before_returns_none_at_the_deadline(
     a.put_nowait(1)  # the waiter was detached at the deadline: a new receive can park again
     assert await receive_first_before(deadline, a, b) == (0, 1)  # queued: taken, deadline past
     assert await receive_first_before(deadline, a, b) is None  # past and empty: one yield
+
+
+async def test_receive_first_within_returns_none_at_a_deadline_that_moved(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The timer's deadline moves while it waits (here from another task, as a handler in a
+    sender's task does): the wait ends at the new deadline, quietly."""
+    a: Mailbox[int] = Mailbox(2)
+    start = trio.current_time()
+    returned = []
+    with trio.CancelScope(deadline=start + 10) as timer:
+        async with trio.open_nursery() as nursery:
+
+            async def move() -> None:
+                await trio.sleep(0.1)
+                timer.deadline = start + 0.5
+
+            nursery.start_soon(move)
+            returned.append(await receive_first_within(timer, a))
+            returned.append(trio.current_time() - start)
+    assert returned == [None, 0.5]  # returned (no Cancelled raised), at the moved deadline
+    a.put_nowait(1)
+    with trio.CancelScope(deadline=start) as past:  # past and a message queued: taken
+        assert await receive_first_within(past, a) == (0, 1)
+        assert await receive_first_within(past, a) is None  # past and empty: one yield
+
+
+async def test_receive_first_within_takes_messages_and_other_cancellations_raise() -> None:
+    a: Mailbox[int] = Mailbox(2)
+    handled: list[int] = []
+
+    def handle_now(message: int) -> bool:
+        handled.append(message)
+        return message != 2  # 2 is declined: it queues and is returned
+
+    async with trio.open_nursery() as nursery:
+
+        async def later() -> None:
+            await trio.testing.wait_all_tasks_blocked()
+            a.put_nowait(1)
+            a.put_nowait(2)
+
+        nursery.start_soon(later)
+        with trio.CancelScope(deadline=trio.current_time() + 60) as timer:
+            assert await receive_first_within(timer, a, handle_now=handle_now) == (0, 2)
+    assert handled == [1, 2]
+    with trio.CancelScope() as outer:
+        outer.cancel()
+        with trio.CancelScope(deadline=trio.current_time() + 60) as timer:
+            await receive_first_within(timer, a)
+            pytest.fail("an outer cancellation must raise")
+    assert outer.cancelled_caught
 
 
 async def test_receive_first_before_takes_a_message_put_before_the_deadline() -> None:
