@@ -18,7 +18,7 @@ from ._mailbox import (
     receive_first,
     receive_first_before,
     receive_first_nowait,
-    receive_first_within,
+    wait_within,
 )
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
 from ._serve import serve
@@ -50,8 +50,8 @@ __all__ = [
     "receive_first",
     "receive_first_before",
     "receive_first_nowait",
-    "receive_first_within",
     "run_actor",
     "serve",
     "spawn",
+    "wait_within",
 ]

@@ -48,7 +48,7 @@ __all__ = [
     "receive_first_before",
     "receive_all_nowait",
     "receive_first_nowait",
-    "receive_first_within",
+    "wait_within",
 ]
 
 M = TypeVar("M")
@@ -544,35 +544,37 @@ async def receive_first_before(deadline: float, *mailboxes: Mailbox[Any]) -> tup
     return None
 
 
-async def receive_first_within(
+async def wait_within(
     timer: trio.CancelScope,
     *mailboxes: Mailbox[Any],
     handle_now: Callable[[Any], bool] | None = None,
-) -> tuple[int, Any] | None:
-    """As :func:`receive_first` (``handle_now`` included), inside ``timer``, the caller's
-    innermost cancel scope, whose deadline says when to stop waiting: once it has passed, return
-    None, without raising ``Cancelled``; the caller then leaves the scope (it may have been
-    cancelled). The deadline may move while this waits, for instance in ``handle_now``.
+) -> bool:
+    """Wait, inside ``timer`` (the caller's innermost cancel scope), until a message is queued in
+    any of ``mailboxes`` or one of them is closed: return True. Takes nothing: the caller takes
+    what it will (with :func:`receive_all_nowait`, say, or leaves a mailbox alone for now).
 
-    For an actor that keeps one timer scope while its deadline moves and wakes at it many times
-    a second: a timed wait that raises nothing when the deadline comes. A queued message is
-    taken even if the deadline has passed. Always a checkpoint; cancellation by any other scope
-    raises as usual and never loses a message.
+    Once the timer's deadline has passed, return False, without raising ``Cancelled``; the
+    caller then leaves the scope (it may have been cancelled). The deadline may move while this
+    waits, for instance in ``handle_now``. With ``handle_now``, messages put meanwhile may be
+    handled by the putting tasks, as under :func:`~actors.serve`; only a message that is queued
+    (declined, or put while a handler ran) ends the wait.
+
+    For an actor that keeps one timer scope while its deadline moves and wakes at it many times a
+    second: a timed wait that raises nothing when the deadline comes. Always a checkpoint;
+    cancellation by any other scope raises as usual.
     """
-    taken = _take_first(mailboxes)
-    if taken is None and (timer.cancel_called or timer.deadline <= trio.current_time()):
+    if _any_queued_or_closed(mailboxes):
         await cancel_shielded_checkpoint()
-        return None
+        return True
+    if timer.cancel_called or timer.deadline <= trio.current_time():
+        await cancel_shielded_checkpoint()
+        return False
     await checkpoint_if_cancelled()
-    yielded = False
-    while True:
-        if taken is not None or _any_closed(mailboxes):
-            if not yielded:
-                await cancel_shielded_checkpoint()
-            if taken is None:
-                raise trio.EndOfChannel
-            return taken
-        if not await _park(mailboxes, timer, handle_now):
-            return None  # the deadline came (quietly)
-        yielded = True
-        taken = _take_first(mailboxes)
+    while await _park(mailboxes, timer, handle_now):
+        if _any_queued_or_closed(mailboxes):
+            return True
+    return False  # the deadline came (quietly)
+
+
+def _any_queued_or_closed(mailboxes: Sequence[Mailbox[Any]]) -> bool:
+    return any(mailbox._buffer or mailbox._closed for mailbox in mailboxes)

@@ -48,9 +48,6 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
         self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
-        #: a frame taken from the inbox that found the schedule full (overflow="block"); it
-        #: goes in first once there is room, and until then no other frame is taken
-        self._waiting_frame: VideoIn | None = None
         self._timer = trio.CancelScope()  # the current wait's; its deadline is the next due time
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
@@ -77,31 +74,26 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                         await trio.lowlevel.cancel_shielded_checkpoint()
                         settled = False
                         continue
+                    # Wait for a message to be queued (one handled at once in its sender's
+                    # task, by _handle_now, does not end the wait), then take in what may be
+                    # taken: a frame declined because the schedule is full stays queued.
+                    sources = self._sources(inbox)
+                    if any(source.closed for source in sources):
+                        return  # (nothing is left in them: _step took it all)
                     timer.deadline = math.inf if wake_at is None else wake_at
-                    try:
-                        got = await actors.receive_first_within(
-                            timer, *self._sources(inbox), handle_now=self._handle_now
-                        )
-                    except trio.EndOfChannel:
-                        return
-                    if got is None:
+                    if not await actors.wait_within(timer, *sources, handle_now=self._handle_now):
                         break  # the deadline came
-                    message = got[1]
-                    if isinstance(message, VideoIn) and self._holding_back:
-                        # Declined by _handle_now: a frame put after one handled there filled
-                        # the schedule (the wait was still on the inbox).
-                        self._waiting_frame = message
-                    else:
-                        self._handle(message)
                     settled = True
             settled = False  # the deadline came: woke on time
 
     def _handle_now(self, message: Flush | ClockTick | VideoIn | VideoSettled) -> bool:
         """Handle a message that came while the actor waits, in the sender's task, as the loop
         would: take it in, emit what is due and set the wait's deadline to the next due time
-        (a past one wakes the actor at once). A tick no decision waits on is only taken in. A
-        frame is declined (it stays queued) while the schedule is full and full means wait."""
-        if isinstance(message, VideoIn) and self._holding_back:
+        (a past one wakes the actor at once). A tick no decision waits on is only taken in. What
+        comes through the inbox (a frame, or a settle request behind frames) is declined, and
+        stays queued, while the schedule is full and full means wait: as when the actor takes
+        nothing from its inbox then."""
+        if self._holding_back and isinstance(message, (VideoIn, VideoSettled)):
             return False
         decides = self.schedule.needs_tick or not isinstance(message, ClockTick)
         self._handle(message)
@@ -114,24 +106,23 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
     def _step(
         self, inbox: actors.Mailbox[VideoIn | VideoSettled], settled: bool
     ) -> tuple[float, float | None]:
-        """Take in what is queued, emit what is due now; return now and when to wake at the
-        latest (None: at a message)."""
+        """Take in what is queued, emit what is due now, and again while that made room for
+        frames waiting in the inbox; return now and when to wake at the latest (None: at a
+        message)."""
         schedule = self.schedule
         control, ticks = self.control, self.ticks
-        while True:
-            if self._waiting_frame is not None and not schedule.full:
-                schedule.add(self._waiting_frame)
-                self._waiting_frame = None
-            if not (len(control) or len(ticks) or (len(inbox) and not self._holding_back)):
-                break
-            self._handle(actors.receive_first_nowait(*self._sources(inbox))[1])
         now = trio.current_time()
-        emission, wake_at = schedule.poll(now, repeat=settled)
-        while emission is not None:
-            self.publisher.tell_nowait(
-                VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
-            )
-            emission, wake_at = schedule.poll(now)
+        while True:
+            while len(control) or len(ticks) or (len(inbox) and not self._holding_back):
+                self._handle(actors.receive_first_nowait(*self._sources(inbox))[1])
+            emission, wake_at = schedule.poll(now, repeat=settled)
+            while emission is not None:
+                self.publisher.tell_nowait(
+                    VideoOut(emission.epoch, emission.image, emission.at, emission.kind)
+                )
+                emission, wake_at = schedule.poll(now)
+            if not len(inbox) or self._holding_back:
+                break
         if self.settling and not schedule.new_frame_due(now):
             for request in self.settling:
                 self.publisher.tell_nowait(request)
@@ -140,9 +131,8 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
 
     @property
     def _holding_back(self) -> bool:
-        """Frames stay in the inbox (writers wait): the schedule is full and full means wait,
-        or a frame waits for room already."""
-        return self.block_when_full and (self.schedule.full or self._waiting_frame is not None)
+        """Frames stay in the inbox (writers wait): the schedule is full and full means wait."""
+        return self.block_when_full and self.schedule.full
 
     def _sources(
         self, inbox: actors.Mailbox[VideoIn | VideoSettled]

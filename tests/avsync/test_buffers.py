@@ -63,6 +63,32 @@ async def test_video_queue_is_bounded_and_blocks(autojump_clock: trio.testing.Mo
         assert sync.stats().frames_dropped_overflow == 0  # "block" waits, it never drops
 
 
+async def test_room_in_a_full_video_queue_takes_the_waiting_frames_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """overflow="block": frames written ahead of the audio wait in the inbox while the schedule
+    is full. Whenever the schedule has room, none is left waiting, also when the room was made
+    by a clock tick handled in the clock's task (not at the video queue's next wake-up)."""
+    async with avsync.open_synchronizer(config(video_buffer_s=0.1)) as sync:  # 3 frames
+        waiting_with_room: list[float] = []
+
+        async def watch() -> None:
+            while True:
+                if sync._video_inbox.stats().depth and not sync._schedule.full:
+                    waiting_with_room.append(trio.current_time())
+                await trio.sleep(0.001)
+
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                await sync.write_audio(speech(0, RATE))
+                for index in range(30):  # 1 s of frames, written as fast as they are taken
+                    await sync.write_video(marked_frame(index), pts=index / 30)
+                nursery.cancel_scope.cancel()
+        assert sync.stats().frames_dropped_overflow == 0
+        assert waiting_with_room == []
+
+
 async def test_video_drop_oldest_counts_overflow(autojump_clock: trio.testing.MockClock) -> None:
     async with avsync.open_synchronizer(config(video_buffer_s=0.5, overflow="drop-oldest")) as sync:
         await sync.write_audio(speech(0, 960))
