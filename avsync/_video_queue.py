@@ -48,6 +48,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
         self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
+        self._inbox_watched = False  # whether the current wait covers the inbox
         self._timer = trio.CancelScope()  # the current wait's; its deadline is the next due time
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
@@ -80,6 +81,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
                     sources = self._sources(inbox)
                     if any(source.closed for source in sources):
                         return  # (nothing is left in them: _step took it all)
+                    self._inbox_watched = inbox in sources
                     timer.deadline = math.inf if wake_at is None else wake_at
                     if not await actors.wait_within(timer, *sources, handle_now=self._handle_now):
                         break  # the deadline came
@@ -99,7 +101,9 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self._handle(message)
         if decides:
             assert self._inbox is not None
-            _, wake_at = self._step(self._inbox, settled=True)
+            now, wake_at = self._step(self._inbox, settled=True)
+            if not self._inbox_watched and not self._holding_back:
+                wake_at = now  # room now: the actor's wait must cover the inbox again
             self._timer.deadline = math.inf if wake_at is None else wake_at
         return True
 

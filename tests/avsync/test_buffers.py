@@ -89,6 +89,28 @@ async def test_room_in_a_full_video_queue_takes_the_waiting_frames_at_once(
         assert waiting_with_room == []
 
 
+async def test_frames_written_after_a_flush_emptied_a_full_video_queue_are_taken_in(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """overflow="block": the queue is full of frames waiting for audio, with more waiting in
+    the inbox, when start_turn() flushes it all (in the control actor's task). The frames of
+    the new turn are taken in as they come, not at the video queue's next due time."""
+    async with avsync.open_synchronizer(config(video_buffer_s=0.1)) as sync:  # 3 frames
+        await sync.write_audio(speech(0, 960))
+        with trio.move_on_after(0.5):
+            for index in range(10):  # beyond the audio: 3 in the queue, the rest wait
+                await sync.write_video(marked_frame(index), pts=1 + index / 30)
+        await sync.start_turn()
+        waiting_with_room: list[int] = []
+        for index in range(3):
+            await sync.write_video(marked_frame(20 + index), pts=5 + index / 30)
+            await trio.sleep(0)
+            if sync._video_inbox.stats().depth and not sync._schedule.full:
+                waiting_with_room.append(index)
+        assert waiting_with_room == []
+        assert sync.stats().video_queued == 3
+
+
 async def test_video_drop_oldest_counts_overflow(autojump_clock: trio.testing.MockClock) -> None:
     async with avsync.open_synchronizer(config(video_buffer_s=0.5, overflow="drop-oldest")) as sync:
         await sync.write_audio(speech(0, 960))
