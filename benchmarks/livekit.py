@@ -462,7 +462,9 @@ async def run_stall(factory: Factory, before: float = 1.5, after: float = 1.5) -
 @attrs.frozen
 class ClearResult:
     stale_frames: int  #: old-turn frames first seen after clear_queue() returned
-    stale_audio_ms: float  #: old-turn audio heard after clear_queue() returned
+    stale_audio_ms: (
+        float  #: old-turn audio heard after clear_queue() returned, beyond the tick on air
+    )
     clear_ms: float  #: how long clear_queue() took
     new_turn_offset: Offsets  #: the second turn's offsets
 
@@ -470,6 +472,9 @@ class ClearResult:
 #: a tick or frame seen this soon after clear_queue() returned was already on its way (the
 #: observer's own delivery from the native thread), not handed over after it
 DELIVERY_GRACE_S = 0.0015
+#: the AudioSource's native ticker plays 10 ms frames: one it took from its queue before
+#: clear_queue() returned is on air, and the observer may see it up to a tick later
+NATIVE_TICK_S = 0.01
 
 
 async def run_clear(
@@ -502,10 +507,16 @@ async def run_clear(
         stale_frames = len(
             {i for at, i, p in observer.video if p == 0 and at > limit and i not in shown_before}
         )
-        stale_samples = 0
+        # Old-turn speech seen after the call counts, except one native tick's worth seen within
+        # a tick of it (the frame the ticker had taken already: on air, past recall).
+        stale_samples = on_air = 0
         for at, samples in observer.audio:
-            if at > limit:
-                stale_samples += sum(c for _, parity, _, c in speech_runs(samples) if parity == 0)
+            stale = sum(c for _, parity, _, c in speech_runs(samples) if parity == 0)
+            if at > limit + NATIVE_TICK_S:
+                stale_samples += stale
+            elif at > limit:
+                on_air += stale
+        stale_samples += max(0, on_air - round(NATIVE_TICK_S * RATE))
         measured = second[round(0.2 * FPS) :]
         offsets = observer.measure(measured, session.lag, parity=1, base=1000)
         stale_ms = stale_samples / RATE * 1000
