@@ -92,17 +92,13 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     def _emit(self, tick: Tick) -> None:
         packet = tick.packet
         if packet is None:
-            self.publisher.tell_nowait(AudioOut(tick.epoch, tick.index, None, tick.at))
-            self.ticks.tell_nowait(
-                ClockTick(tick.epoch, tick.at, None, 0, tick.speech, tick.overloaded)
-            )
+            samples, start, real = None, None, 0
         else:
-            self.publisher.tell_nowait(AudioOut(tick.epoch, tick.index, packet.samples, tick.at))
-            self.ticks.tell_nowait(
-                ClockTick(
-                    tick.epoch, tick.at, packet.start, packet.real, tick.speech, tick.overloaded
-                )
-            )
+            samples, start, real = packet.samples, packet.start, packet.real
+        self.publisher.tell_nowait(AudioOut(tick.epoch, tick.index, samples, tick.at))
+        self.ticks.tell_nowait(
+            ClockTick(tick.epoch, tick.at, start, real, tick.speech, tick.overloaded)
+        )
 
 
 def _send(answers: Answers[actors.Reply[PlayoutResult]]) -> None:
