@@ -7,6 +7,7 @@ which shuts them down in reverse start order. Nothing here knows about media.
 """
 
 from ._actor import Actor, Context
+from ._alarm import SLACK_S, Alarm
 from ._group import ActorGroup, open_group
 from ._mailbox import (
     Mailbox,
@@ -18,6 +19,7 @@ from ._mailbox import (
     receive_first,
     receive_first_before,
     receive_first_nowait,
+    wait_queued,
     wait_within,
 )
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
@@ -27,8 +29,10 @@ from ._topic import Topic
 from ._trace import TraceEvent, TraceKind, Tracer
 
 __all__ = [
+    "SLACK_S",
     "Actor",
     "ActorFailed",
+    "Alarm",
     "ActorGroup",
     "ActorRef",
     "AskTimeout",
@@ -53,5 +57,6 @@ __all__ = [
     "run_actor",
     "serve",
     "spawn",
+    "wait_queued",
     "wait_within",
 ]

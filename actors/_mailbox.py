@@ -48,6 +48,7 @@ __all__ = [
     "receive_first_before",
     "receive_all_nowait",
     "receive_first_nowait",
+    "wait_queued",
     "wait_within",
 ]
 
@@ -574,6 +575,26 @@ async def wait_within(
         if _any_queued_or_closed(mailboxes):
             return True
     return False  # the deadline came (quietly)
+
+
+async def wait_queued(
+    *mailboxes: Mailbox[Any], handle_now: Callable[[Any], bool] | None = None
+) -> None:
+    """Wait until a message is queued in any of ``mailboxes`` or one of them is closed. Takes
+    nothing: the caller takes what it will. With ``handle_now``, messages put meanwhile may be
+    handled by the putting tasks, as under :func:`~actors.serve`; only a message that is queued
+    (declined, or put while a handler ran) ends the wait, and an error raised by ``handle_now`` is
+    raised here.
+
+    The untimed :func:`wait_within`, for an actor woken on a schedule by an
+    :class:`~actors.Alarm` (one of ``mailboxes``). Always a checkpoint; cancellable.
+    """
+    if _any_queued_or_closed(mailboxes):
+        await cancel_shielded_checkpoint()
+        return
+    await checkpoint_if_cancelled()
+    while not _any_queued_or_closed(mailboxes):
+        await _park(mailboxes, handle_now=handle_now)
 
 
 def _any_queued_or_closed(mailboxes: Sequence[Mailbox[Any]]) -> bool:

@@ -25,14 +25,18 @@ __all__ = ["ClockActor"]
 
 
 class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
-    """Runs the :class:`~avsync._playout.Playout`: sleeps until each tick of its absolute
-    schedule, then emits the tick's packet (or silence) to the publisher as ``AudioOut`` and
-    where playout stands to the video queue as ``ClockTick``, without ever waiting on either.
-    Woken late, it emits every tick due by then at once, after skipping those more than
-    ``AUDIO_LATE_LIMIT_S`` overdue (:meth:`Playout.skip_overdue`): audio never falls further
-    behind than that.
-    Between ticks it takes flushes (first) and requests. Messages that arrive at the very instant
-    of a tick are taken before it. When it stops, playout waiters get ``SynchronizerClosed``.
+    """Runs the :class:`~avsync._playout.Playout`: at each tick of its absolute schedule, emits
+    the tick's packet (or silence) to the publisher as ``AudioOut`` and where playout stands to the
+    video queue as ``ClockTick``, without ever waiting on either.
+
+    Its wake-ups are an :class:`actors.Alarm` set to the next tick, and it is served
+    (:func:`actors.serve`): a ring is handled in the alarm service's task, a flush or request in
+    its sender's, each as it comes, so its own task stays parked. A ring may come up to
+    ``actors.SLACK_S`` early (when another alarm of the process is due just before): the tick
+    then goes out as at its due time. Woken late, it emits every tick due by then at once, after
+    skipping those more than ``AUDIO_LATE_LIMIT_S`` overdue (:meth:`Playout.skip_overdue`):
+    audio never falls further behind than that. Flushes come first among messages queued at
+    once. When it stops, playout waiters get ``SynchronizerClosed``.
     """
 
     def __init__(
@@ -48,46 +52,41 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         self.packets = packets
         self.publisher = publisher
         self.ticks = ticks
+        self.alarm = actors.Alarm("clock.alarm")
 
     async def run(self, context: actors.Context[EndOfSpeech | WaitPlayout]) -> None:
-        inbox = context.inbox
-        playout = self.playout
+        alarm = self.alarm = actors.Alarm("clock.alarm")  # (a restart starts afresh)
         try:
-            while True:
-                tick_at = playout.next_tick_at
-                if tick_at > trio.current_time():
-                    # A timed wait per message, none raising at the tick (no Cancelled).
-                    try:
-                        while got := await actors.receive_first_before(
-                            tick_at, self.control, inbox
-                        ):
-                            self._handle(got[1])
-                    except trio.EndOfChannel:
-                        return
-                else:
-                    await trio.lowlevel.checkpoint()  # late: no timer, one yield
-                for message in actors.receive_all_nowait(self.control, inbox):
-                    self._handle(message)  # what arrived at this very instant
-                # Every tick due by now goes out at once (none is more than the late limit
-                # behind: older ones are skipped), then the clock sleeps until the next one.
-                now = trio.current_time()
-                _send(playout.skip_overdue(now, self.packets))
-                while playout.next_tick_at <= now + SAME_INSTANT_S:
-                    tick, answers = playout.tick(self.packets, now)
-                    self._emit(tick)
-                    _send(answers)
+            alarm.set(self.playout.next_tick_at)
+            await actors.serve(self.control, alarm.mailbox, context.inbox, handle_now=self._handle)
         finally:
+            alarm.close()
             for waiter in self.playout.close():
                 waiter.fail(SynchronizerClosed("the synchroniser was closed"))
 
-    def _handle(self, message: Flush | EndOfSpeech | WaitPlayout) -> None:
+    def _handle(self, message: float | Flush | EndOfSpeech | WaitPlayout) -> bool:
         playout, packets = self.playout, self.packets
-        if isinstance(message, Flush):
+        if isinstance(message, float):
+            self._tick(message)
+        elif isinstance(message, Flush):
             _send(playout.flush(message.epoch, packets))
         elif isinstance(message, EndOfSpeech):
             _send(playout.end_of_speech(message.epoch, message.end, packets))
         else:
             _send(playout.wait(message.epoch, message.reply, packets))
+        self.alarm.set(playout.next_tick_at)
+        return True
+
+    def _tick(self, deadline: float) -> None:
+        """The alarm rang for ``deadline``: every tick due by then goes out (none more than the
+        late limit behind: older ones are skipped)."""
+        playout = self.playout
+        now = max(trio.current_time(), deadline)
+        _send(playout.skip_overdue(now, self.packets))
+        while playout.next_tick_at <= now + SAME_INSTANT_S:
+            tick, answers = playout.tick(self.packets, now)
+            self._emit(tick)
+            _send(answers)
 
     def _emit(self, tick: Tick) -> None:
         packet = tick.packet
