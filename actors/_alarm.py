@@ -5,16 +5,17 @@ queue at every frame) pays, per wake-up, for a trio timer (a cancel scope entere
 left), a task switch into the actor and a turn of the event loop; with many such actors in one
 process, each wake-up is also one more time the process sleeps and wakes. An :class:`Alarm`
 instead gives its time to the run's alarm service: one task that sleeps until the earliest alarm,
-then rings every alarm due by then, and those due within :data:`SLACK_S` after it, in deadline
-order. Alarms close together cost one wake-up between them.
+then rings every alarm due by then, and those due within :data:`SLACK_S` after it that may ring
+early, in deadline order. Alarms close together cost one wake-up between them.
 
 Ringing is a message: the alarm's deadline (a float, trio time) is put into its
 :attr:`Alarm.mailbox`, which the actor waits on with its other mailboxes. An actor parked in
 :func:`~actors.serve` (or with another ``handle_now``) handles the ring at once, in the service's
 task, as it would a message put by a sender; otherwise the ring waits in the mailbox for the
-actor's own task. Either way the actor handles it as the instant ``deadline``: a ring may come up
-to ``SLACK_S`` early (never late, but for the loop's own lateness), which is the price of sharing
-wake-ups.
+actor's own task. An alarm made with ``early=True`` may ring up to ``SLACK_S`` early, which is the
+price of sharing wake-ups: its actor handles the ring as the instant ``deadline``. Others never
+ring early (a clock must not play a packet that may still be on its way); no alarm rings late,
+but for the loop's own lateness.
 
 An alarm set during a ring (or for a time already past) rings at the service's next wake-up: after
 the tasks runnable now have run, as a timed wait that has expired would. Under
@@ -30,13 +31,21 @@ import math
 
 import outcome
 import trio
-from trio.lowlevel import Abort, RunVar, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    RunVar,
+    cancel_shielded_checkpoint,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 from ._mailbox import Mailbox, Overflow
 
 __all__ = ["SLACK_S", "Alarm"]
 
-#: An alarm due within this long after the service's wake-up rings with it, early.
+#: An alarm that may ring early and is due within this long after the service's wake-up rings
+#: with it.
 SLACK_S = 0.001
 
 
@@ -48,11 +57,13 @@ class Alarm:
     starts, as a system task, at the first). :meth:`close` it when the actor stops.
     """
 
-    __slots__ = ("_deadline", "_generation", "mailbox")
+    __slots__ = ("_deadline", "_generation", "early", "mailbox")
 
-    def __init__(self, name: str = "alarm") -> None:
+    def __init__(self, name: str = "alarm", *, early: bool = False) -> None:
         #: Where a ring arrives: the deadline it rang for. Holds one ring (a newer replaces it).
         self.mailbox: Mailbox[float] = Mailbox(1, Overflow.DROP_OLDEST, name=name)
+        #: Whether it may ring up to SLACK_S before its deadline, with an earlier alarm.
+        self.early = early
         self._deadline = math.inf
         self._generation = 0  # bumped at every change: the service's older entries are void
 
@@ -128,12 +139,24 @@ class _AlarmService:
 
                 await wait_task_rescheduled(abort)
             self._timer = None
+            woke_late = trio.current_time() > self._wake_at + SLACK_S
             self._wake_at = -math.inf
+            if woke_late:
+                # Woken late (the loop was busy, or the process stalled): the tasks that fell
+                # due with the service run first, so that, say, a packet written late still
+                # reaches a clock whose tick is due after the write was.
+                await cancel_shielded_checkpoint()
             ringing: list[tuple[Alarm, int]] = []
-            horizon = trio.current_time() + SLACK_S
-            while due and due[0][0] <= horizon:
-                _, _, alarm, generation = heapq.heappop(due)
-                ringing.append((alarm, generation))
+            later: list[tuple[float, int, Alarm, int]] = []  # due within the slack, not early
+            now = trio.current_time()
+            while due and due[0][0] <= now + SLACK_S:
+                entry = heapq.heappop(due)
+                if entry[0] <= now or entry[2].early:
+                    ringing.append((entry[2], entry[3]))
+                else:
+                    later.append(entry)
+            for entry in later:
+                heapq.heappush(due, entry)
             for alarm, generation in ringing:
                 if alarm._generation == generation:  # (an earlier ring's handler may move it)
                     alarm._ring()

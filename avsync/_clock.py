@@ -29,14 +29,13 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     the tick's packet (or silence) to the publisher as ``AudioOut`` and where playout stands to the
     video queue as ``ClockTick``, without ever waiting on either.
 
-    Its wake-ups are an :class:`actors.Alarm` set to the next tick, and it is served
+    Its wake-ups are an :class:`actors.Alarm` set to the next tick (one that never rings early:
+    a packet written at the very instant of its tick must still make it), and it is served
     (:func:`actors.serve`): a ring is handled in the alarm service's task, a flush or request in
-    its sender's, each as it comes, so its own task stays parked. A ring may come up to
-    ``actors.SLACK_S`` early (when another alarm of the process is due just before): the tick
-    then goes out as at its due time. Woken late, it emits every tick due by then at once, after
-    skipping those more than ``AUDIO_LATE_LIMIT_S`` overdue (:meth:`Playout.skip_overdue`):
-    audio never falls further behind than that. Flushes come first among messages queued at
-    once. When it stops, playout waiters get ``SynchronizerClosed``.
+    its sender's, each as it comes, so its own task stays parked. Woken late, it emits every tick
+    due by then at once, after skipping those more than ``AUDIO_LATE_LIMIT_S`` overdue
+    (:meth:`Playout.skip_overdue`): audio never falls further behind than that. Flushes come first
+    among messages queued at once. When it stops, playout waiters get ``SynchronizerClosed``.
     """
 
     def __init__(
@@ -81,7 +80,7 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         """The alarm rang for ``deadline``: every tick due by then goes out (none more than the
         late limit behind: older ones are skipped)."""
         playout = self.playout
-        now = max(trio.current_time(), deadline)
+        now = max(trio.current_time(), deadline)  # (a ring queued behind a flush may be stale)
         _send(playout.skip_overdue(now, self.packets))
         while playout.next_tick_at <= now + SAME_INSTANT_S:
             tick, answers = playout.tick(self.packets, now)

@@ -50,14 +50,14 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.publisher = publisher
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
-        self.alarm = actors.Alarm("video-queue.alarm")
+        self.alarm = actors.Alarm("video-queue.alarm", early=True)
         self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
         self._inbox_watched = False  # whether the current wait covers the inbox
         self._repeat_at = math.nan  # a repeat due then was put off to a second ring at that time
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
         inbox = self._inbox = context.inbox
-        self.alarm = actors.Alarm("video-queue.alarm")  # (a restart starts afresh)
+        self.alarm = actors.Alarm("video-queue.alarm", early=True)  # (a restart starts afresh)
         try:
             while True:
                 now, wake_at = self._step(inbox, settled=True)

@@ -47,17 +47,19 @@ async def test_moved_and_cancelled_alarms_ring_at_the_new_time_or_not_at_all(
     assert len(cancelled.mailbox) == 0
 
 
-async def test_alarms_within_the_slack_ring_together_each_with_its_own_deadline(
+async def test_early_alarms_within_the_slack_ring_together_each_with_its_own_deadline(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     start = trio.current_time()
-    first, near, far = Alarm(), Alarm(), Alarm()
+    first, near, punctual, far = Alarm(), Alarm(early=True), Alarm(), Alarm(early=True)
     far.set(start + 1 + 3 * SLACK_S)
     near.set(start + 1 + SLACK_S / 2)
+    punctual.set(start + 1 + SLACK_S / 4)
     first.set(start + 1)
     assert await rings(first, 1) == [(start + 1, start + 1)]
     assert await rings(near, 1) == [(start + 1 + SLACK_S / 2, start + 1)]  # early, at once
-    assert await rings(far, 1) == [(start + 1 + 3 * SLACK_S, start + 1 + 3 * SLACK_S)]
+    assert await rings(punctual, 1) == [(start + 1 + SLACK_S / 4,) * 2]  # never early
+    assert await rings(far, 1) == [(start + 1 + 3 * SLACK_S,) * 2]
 
 
 async def test_an_alarm_set_in_the_past_rings_after_the_tasks_runnable_now() -> None:
@@ -154,3 +156,28 @@ def test_each_trio_run_has_its_own_service() -> None:
     for _ in range(2):
         clock = trio.testing.MockClock(autojump_threshold=0)
         assert trio.run(one_ring, clock=clock) == 0.5
+
+
+def test_an_alarm_set_while_the_service_catches_up_after_a_late_wake_up() -> None:
+    """Woken late, the service lets the tasks due with it run before it rings; one of them may
+    set an alarm meanwhile (either order within the batch, tried many times)."""
+
+    async def due_with_the_service(start: float, meanwhile: Alarm) -> None:
+        await trio.sleep_until(start + 1)
+        meanwhile.set(start + 0.5)  # in the past, earlier than the service slept until
+
+    async def main(clock: trio.testing.MockClock) -> list[float]:
+        rung = []
+        for _ in range(20):
+            start = trio.current_time()
+            late, meanwhile = Alarm(), Alarm()
+            late.set(start + 1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(due_with_the_service, start, meanwhile)
+                await trio.testing.wait_all_tasks_blocked()
+                clock.jump(5)  # the service wakes 4 s late
+                rung += [await late.mailbox.get() - start, await meanwhile.mailbox.get() - start]
+        return rung
+
+    clock = trio.testing.MockClock()
+    assert trio.run(main, clock, clock=clock) == [1.0, 0.5] * 20
