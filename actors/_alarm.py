@@ -44,6 +44,8 @@ from ._mailbox import Mailbox, Overflow
 
 __all__ = ["SLACK_S", "Alarm"]
 
+#: Woken this much after its time (a stall), the service lets the tasks due with it run first.
+LATE_S = 0.005
 #: An alarm that may ring early and is due within this long after the service's wake-up rings
 #: with it.
 SLACK_S = 0.001
@@ -139,12 +141,13 @@ class _AlarmService:
 
                 await wait_task_rescheduled(abort)
             self._timer = None
-            woke_late = trio.current_time() > self._wake_at + SLACK_S
+            woke_late = trio.current_time() > self._wake_at + LATE_S
             self._wake_at = -math.inf
             if woke_late:
                 # Woken late (the loop was busy, or the process stalled): the tasks that fell
                 # due with the service run first, so that, say, a packet written late still
-                # reaches a clock whose tick is due after the write was.
+                # reaches a clock whose tick is due after the write was. (Not at every small
+                # delay: trio's epoll wait alone wakes up to a millisecond late.)
                 await cancel_shielded_checkpoint()
             ringing: list[tuple[Alarm, int]] = []
             later: list[tuple[float, int, Alarm, int]] = []  # due within the slack, not early

@@ -169,7 +169,7 @@ class VideoSink(_Sink[av.VideoFrame, Shown]):
 class _Heard(NamedTuple):
     """What a queued audio packet holds, besides its frame."""
 
-    last: Samples  #: its last sample: a fade after a flush starts from the last one delivered
+    samples: Samples  #: its samples: a fade after a flush starts from the last one delivered
     speech: bool  #: whether it carries speech (purging silence loses nothing)
 
 
@@ -179,7 +179,7 @@ class AudioSink(_Sink[av.AudioFrame, _Heard]):
     def __init__(self, capacity: int, channels: int) -> None:
         super().__init__(capacity)
         self.channels = channels
-        self.last_delivered = np.zeros(channels, np.int16)
+        self._delivered_samples: Samples = np.zeros((1, channels), np.int16)  # of the last taken
         self._fade: Samples | None = None  # ramp still to add to the next packets
 
     def push_packet(
@@ -191,10 +191,16 @@ class AudioSink(_Sink[av.AudioFrame, _Heard]):
             samples, fade = _add_ramp(samples, self._fade)
             self._fade = fade
             frame = make_audio_frame(samples, frame.pts, frame.sample_rate, frame.layout.name)
-        self._push(epoch, frame, _Heard(samples[-1], speech))
+        self._push(epoch, frame, _Heard(samples, speech))
 
     def _delivered(self, extra: _Heard) -> None:
-        self.last_delivered = extra.last
+        self._delivered_samples = extra.samples
+
+    @property
+    def last_delivered(self) -> Samples:
+        """The last sample its consumer took (silence before the first), one value a channel."""
+        last: Samples = self._delivered_samples[-1]
+        return last
 
     def purge(self, epoch: int, ramp: npt.NDArray[np.float64]) -> float:
         """Replace queued packets older than ``epoch`` by a fade from the last sample delivered
@@ -216,7 +222,7 @@ class AudioSink(_Sink[av.AudioFrame, _Heard]):
             if fade is not None:
                 silence, fade = _add_ramp(silence, fade)
             replacement = make_audio_frame(silence, frame.pts, frame.sample_rate, frame.layout.name)
-            items.append((epoch, replacement, _Heard(silence[-1], False)))
+            items.append((epoch, replacement, _Heard(silence, False)))
         self._items = items
         self._fade = fade
         return purged

@@ -181,3 +181,39 @@ def test_an_alarm_set_while_the_service_catches_up_after_a_late_wake_up() -> Non
 
     clock = trio.testing.MockClock()
     assert trio.run(main, clock, clock=clock) == [1.0, 0.5] * 20
+
+
+def test_a_late_service_rings_after_the_tasks_that_fell_due_with_it() -> None:
+    """A stall past a write and the tick after it: the write goes first, every time (in one
+    batch, trio runs tasks in either order)."""
+
+    async def write(start: float, order: list[object]) -> None:
+        await trio.sleep_until(start + 0.5)
+        order.append("write")
+
+    async def clock_actor(tick: Alarm, order: list[object]) -> None:
+        def handle_now(deadline: float) -> bool:
+            order.append(deadline - start)
+            return True
+
+        start = trio.current_time()
+        await serve(tick.mailbox, handle_now=handle_now)
+
+    async def main(clock: trio.testing.MockClock) -> list[list[object]]:
+        orders = []
+        for _ in range(20):
+            start, order = trio.current_time(), list[object]()
+            tick = Alarm()
+            tick.set(start + 1)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(write, start, order)
+                nursery.start_soon(clock_actor, tick, order)
+                await trio.testing.wait_all_tasks_blocked()
+                clock.jump(5)  # past both: the service wakes 4 s late
+                await trio.testing.wait_all_tasks_blocked()
+                tick.close()
+            orders.append(order)
+        return orders
+
+    clock = trio.testing.MockClock()
+    assert trio.run(main, clock, clock=clock) == [["write", 1.0]] * 20
