@@ -28,6 +28,7 @@ so; one long enough to skip audio (over ``AUDIO_LATE_LIMIT_S``) does, for the wi
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 
 import attrs
@@ -86,7 +87,7 @@ class LoadMeter:
         self._over_budget_limit = max(1, math.ceil(OVERLOAD_SHARE * window_ticks))
         self._over_budget_at: deque[float] = deque()  #: ticks over budget within the window
         self._last_skip_at = -math.inf
-        self._lags = [0.0] * lags_kept  # a ring (a list: one store per tick is cheapest)
+        self._lags = array("d", bytes(8 * lags_kept))  # a ring of doubles (stored cheaply)
         self._lag_count = 0
 
     def emitted(self, due: float, now: float) -> None:
@@ -123,7 +124,7 @@ class LoadMeter:
     def lags_ms(self) -> np.ndarray:
         """The lateness of the most recent ticks, in ms."""
         count = min(self._lag_count, len(self._lags))
-        return np.array(self._lags[:count], np.float64) * 1000.0
+        return np.frombuffer(self._lags, np.float64)[:count] * 1000.0
 
     def _forget(self, now: float) -> None:
         window = self._over_budget_at

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import deque
 
 import attrs
@@ -127,7 +128,7 @@ class VideoSchedule:
         self._last_untimed_due: float | None = None
         self.needs_tick = False  #: whether the next decision waits on a clock tick
         self.shedding = False  #: whether the clock last reported the session overloaded
-        self._offsets = [0.0] * offsets_kept  # a ring (a list: one store per frame is cheapest)
+        self._offsets = array("d", bytes(8 * offsets_kept))  # a ring of doubles (stored cheaply)
         self._offsets_count = 0
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -398,7 +399,7 @@ class VideoSchedule:
     def offsets_ms(self) -> np.ndarray:
         """(emit time - due time) of the most recent new frames, in ms."""
         count = min(self._offsets_count, len(self._offsets))
-        return np.array(self._offsets[:count], np.float64) * 1000.0
+        return np.frombuffer(self._offsets, np.float64)[:count] * 1000.0
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
