@@ -8,9 +8,18 @@ import actors
 
 from ._config import SyncConfig
 from ._epochs import EpochGate
-from ._messages import AudioOut, Barrier, Flush, FrameKind, Samples, VideoOut, VideoSettled
+from ._messages import (
+    AudioOut,
+    Barrier,
+    Flush,
+    FrameKind,
+    Image,
+    Samples,
+    VideoOut,
+    VideoSettled,
+)
 from ._sink import SinkRegistry, make_audio_frame
-from ._video import to_video_frame
+from ._video import black_image, to_video_frame
 
 __all__ = ["PublisherActor", "PublisherState"]
 
@@ -34,6 +43,7 @@ class PublisherState:
         self.frames_dropped_stale = 0
         self.audio_dropped_stale_s = 0.0
         self.silence: Samples = np.zeros((packet_samples, channels), np.int16)
+        self.shown: Image | None = None  #: the image of the last new frame that went out
 
     @property
     def epoch(self) -> int:
@@ -57,6 +67,16 @@ class PublisherState:
         pts = max(round((message.at - self.origin) * 90000), self.last_video_pts + 1)
         self.last_video_pts = pts
         return pts
+
+    def image(self, message: VideoOut) -> Image | None:
+        """What an emission that goes out (see :meth:`video`) shows: its own image, except that a
+        repeat of an image whose new frame never went out (it was stale) shows the last image
+        that did, or the placeholder (None) if none did yet."""
+        if message.kind is FrameKind.NEW:
+            self.shown = message.image
+        elif message.kind is FrameKind.REPEAT and message.image is not self.shown:
+            return self.shown
+        return message.image
 
     def purged(self, audio_s: float, frames: int) -> None:
         """At a flush, the outputs purged this much stale media they held: count it."""
@@ -86,6 +106,7 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         # from 1 (exclusive) down to 0 (exclusive): the first step is no larger than the others
         shape = (fade_samples - 1 - np.arange(fade_samples)) / max(fade_samples, 1)
         self.ramp = np.repeat(shape[:, None], config.channels, axis=1)
+        self.placeholder = black_image(config.width, config.height)
 
     async def run(self, context: actors.Context[AudioOut | VideoOut | VideoSettled]) -> None:
         # Handling never waits, so while idle the publisher is served in its senders' tasks
@@ -113,7 +134,7 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         # Every output purges what it holds; count the same stale packet or frame once (the
         # most any one output lost), not once per output.
         purged_audio = [sink.purge(epoch, self.ramp) for sink in self.sinks.audio]
-        purged_video = [sink.purge(epoch) for sink in self.sinks.video]
+        purged_video = [sink.purge(epoch, self.placeholder) for sink in self.sinks.video]
         self.state.purged(max(purged_audio, default=0.0), max(purged_video, default=0))
 
     def _audio(self, message: AudioOut) -> None:
@@ -131,8 +152,11 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         pts = self.state.video(message)
         if pts is None or not self.sinks.video:
             return
-        frame = to_video_frame(message.image, pts)
+        image = self.state.image(message)
+        if image is None:
+            image = self.placeholder
+        frame = to_video_frame(image, pts)
         new = message.kind is FrameKind.NEW
         epoch = self.state.epoch
         for sink in self.sinks.video:
-            sink.push_frame(epoch, frame, message.image, new)
+            sink.push_frame(epoch, frame, image, new)

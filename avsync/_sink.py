@@ -156,13 +156,20 @@ class VideoSink(_Sink[av.VideoFrame, Shown]):
     def _delivered(self, extra: Shown) -> None:
         self._delivered_image = extra.image
 
-    def purge(self, epoch: int) -> int:
-        """Drop queued frames older than ``epoch``; return how many."""
+    def purge(self, epoch: int, placeholder: Image) -> int:
+        """Drop queued frames older than ``epoch``; return how many. What is on the screen is
+        then the newest frame kept, or else the last one delivered, or else ``placeholder``:
+        never an image the consumer has not received."""
         kept = deque(item for item in self._items if item[0] >= epoch)
         purged = len(self._items) - len(kept)
         self._items = kept
         if purged:
-            self._screen = kept[-1][2].image if kept else self._delivered_image
+            if kept:
+                self._screen = kept[-1][2].image
+            elif self._delivered_image is not None:
+                self._screen = self._delivered_image
+            else:
+                self._screen = placeholder
         return purged
 
 

@@ -87,6 +87,30 @@ async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None
         nursery.cancel_scope.cancel()
 
 
+async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> None:
+    """The video queue repeats a frame whose new emission the publisher dropped (a flush came
+    between): a consumer that has seen nothing gets the placeholder, not that frame."""
+    sinks = SinkRegistry(CONFIG.channels, 16, 16)
+    video = sinks.add_video()
+    state = PublisherState(origin=0.0, packet_samples=CONFIG.packet_samples, channels=1)
+    control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
+    never_shown = np.full((CONFIG.height * 3 // 2, CONFIG.width), 200, np.uint8)
+    async with trio.open_nursery() as nursery:
+        publisher = await actors.spawn(
+            nursery, lambda: PublisherActor(CONFIG, state, control, sinks), name="publisher"
+        )
+        reply: actors.Reply[None] = actors.Reply()
+        await control.put(Barrier(1, reply))
+        await reply.wait()
+        await publisher.tell(VideoOut(0, never_shown, 0.0, FrameKind.NEW))  # stale: dropped
+        await publisher.tell(VideoOut(0, never_shown, 1 / 30, FrameKind.REPEAT))
+        await trio.testing.wait_all_tasks_blocked()
+        shown = video.receive_nowait()
+        assert np.array_equal(shown.to_ndarray(), black_image(CONFIG.width, CONFIG.height))
+        assert state.frames_dropped_stale == 1
+        nursery.cancel_scope.cancel()
+
+
 def test_audio_purge_replaces_queued_stale_packets_keeping_pts() -> None:
     sinks = SinkRegistry(1, 8, 4)
     sink = sinks.add_audio()
@@ -115,12 +139,26 @@ def test_video_purge_keeps_what_the_consumer_last_saw_on_screen() -> None:
     sink.push_frame(0, to_video_frame(seen, 0), seen, new=True)
     assert sink.receive_nowait().pts == 0
     sink.push_frame(0, to_video_frame(stale, 3000), stale, new=True)  # never received
-    assert sink.purge(1) == 1
+    placeholder = np.full_like(seen, 7)
+    assert sink.purge(1, placeholder) == 1
     sink.push_frame(1, to_video_frame(stale, 6000), stale, new=False)  # the schedule repeats it
     repeat = sink.receive_nowait()
     assert repeat.pts == 6000
     stale[0, 0] = 200  # tell the two images apart by content too
     assert repeat.to_ndarray()[0, 0] == seen[0, 0]
+
+
+def test_video_purge_before_anything_was_received_shows_the_placeholder() -> None:
+    """What a flush found queued was all this consumer would have seen: its screen is empty."""
+    from avsync._video import to_video_frame
+
+    sink = SinkRegistry(1, 8, 4).add_video()
+    stale = np.full((72, 64), 200, np.uint8)
+    placeholder = black_image(64, 48)
+    sink.push_frame(0, to_video_frame(stale, 0), stale, new=True)  # never received
+    assert sink.purge(1, placeholder) == 1
+    sink.push_frame(1, to_video_frame(stale, 3000), stale, new=False)  # the schedule repeats it
+    assert np.array_equal(sink.receive_nowait().to_ndarray(), placeholder)
 
 
 def test_receiving_the_current_frame_skips_superseded_repeats_but_no_new_frame() -> None:
