@@ -28,7 +28,6 @@ so; one long enough to skip audio (over ``AUDIO_LATE_LIMIT_S``) does, for the wi
 from __future__ import annotations
 
 import math
-from array import array
 from collections import deque
 
 import attrs
@@ -87,7 +86,7 @@ class LoadMeter:
         self._over_budget_limit = max(1, math.ceil(OVERLOAD_SHARE * window_ticks))
         self._over_budget_at: deque[float] = deque()  #: ticks over budget within the window
         self._last_skip_at = -math.inf
-        self._lags = array("d", bytes(8 * lags_kept))  # a ring of doubles (stored cheaply)
+        self._lags = np.zeros(lags_kept, np.float64)
         self._lag_count = 0
 
     def emitted(self, due: float, now: float) -> None:
@@ -124,7 +123,7 @@ class LoadMeter:
     def lags_ms(self) -> np.ndarray:
         """The lateness of the most recent ticks, in ms."""
         count = min(self._lag_count, len(self._lags))
-        return np.frombuffer(self._lags, np.float64)[:count] * 1000.0
+        return self._lags[:count] * 1000.0
 
     def _forget(self, now: float) -> None:
         window = self._over_budget_at

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from array import array
 from collections import deque
 
 import attrs
@@ -128,7 +127,7 @@ class VideoSchedule:
         self._last_untimed_due: float | None = None
         self.needs_tick = False  #: whether the next decision waits on a clock tick
         self.shedding = False  #: whether the clock last reported the session overloaded
-        self._offsets = array("d", bytes(8 * offsets_kept))  # a ring of doubles (stored cheaply)
+        self._offsets = np.zeros(offsets_kept, np.float64)
         self._offsets_count = 0
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -399,7 +398,7 @@ class VideoSchedule:
     def offsets_ms(self) -> np.ndarray:
         """(emit time - due time) of the most recent new frames, in ms."""
         count = min(self._offsets_count, len(self._offsets))
-        return np.frombuffer(self._offsets, np.float64)[:count] * 1000.0
+        return self._offsets[:count] * 1000.0
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
