@@ -19,7 +19,7 @@ from ._messages import (
     VideoSettled,
 )
 from ._sink import SinkRegistry, make_audio_frame
-from ._video import black_image, to_video_frame
+from ._video import to_video_frame
 
 __all__ = ["PublisherActor", "PublisherState"]
 
@@ -35,7 +35,9 @@ class PublisherState:
     still goes out). Both are counted.
     """
 
-    def __init__(self, *, origin: float, packet_samples: int, channels: int) -> None:
+    def __init__(
+        self, *, origin: float, packet_samples: int, channels: int, placeholder: Image
+    ) -> None:
         self.origin = origin
         self.packet_samples = packet_samples
         self.gate = EpochGate()
@@ -43,7 +45,8 @@ class PublisherState:
         self.frames_dropped_stale = 0
         self.audio_dropped_stale_s = 0.0
         self.silence: Samples = np.zeros((packet_samples, channels), np.int16)
-        self.shown: Image | None = None  #: the image of the last new frame that went out
+        self.placeholder = placeholder  #: what a consumer that has been shown nothing sees
+        self.shown = placeholder  #: the image of the last new frame that went out
 
     @property
     def epoch(self) -> int:
@@ -68,10 +71,10 @@ class PublisherState:
         self.last_video_pts = pts
         return pts
 
-    def image(self, message: VideoOut) -> Image | None:
+    def image(self, message: VideoOut) -> Image:
         """What an emission that goes out (see :meth:`video`) shows: its own image, except that a
         repeat of an image whose new frame never went out (it was stale) shows the last image
-        that did, or the placeholder (None) if none did yet."""
+        that did, or the placeholder if none did yet."""
         if message.kind is FrameKind.NEW:
             self.shown = message.image
         elif message.kind is FrameKind.REPEAT and message.image is not self.shown:
@@ -106,7 +109,6 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         # from 1 (exclusive) down to 0 (exclusive): the first step is no larger than the others
         shape = (fade_samples - 1 - np.arange(fade_samples)) / max(fade_samples, 1)
         self.ramp = np.repeat(shape[:, None], config.channels, axis=1)
-        self.placeholder = black_image(config.width, config.height)
 
     async def run(self, context: actors.Context[AudioOut | VideoOut | VideoSettled]) -> None:
         # Handling never waits, so while idle the publisher is served in its senders' tasks
@@ -134,7 +136,8 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         # Every output purges what it holds; count the same stale packet or frame once (the
         # most any one output lost), not once per output.
         purged_audio = [sink.purge(epoch, self.ramp) for sink in self.sinks.audio]
-        purged_video = [sink.purge(epoch, self.placeholder) for sink in self.sinks.video]
+        placeholder = self.state.placeholder
+        purged_video = [sink.purge(epoch, placeholder) for sink in self.sinks.video]
         self.state.purged(max(purged_audio, default=0.0), max(purged_video, default=0))
 
     def _audio(self, message: AudioOut) -> None:
@@ -153,8 +156,6 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
         if pts is None or not self.sinks.video:
             return
         image = self.state.image(message)
-        if image is None:
-            image = self.placeholder
         frame = to_video_frame(image, pts)
         new = message.kind is FrameKind.NEW
         epoch = self.state.epoch

@@ -114,16 +114,20 @@ class Synchronizer:
         ticks: actors.Mailbox[ClockTick] = actors.Mailbox(
             256, actors.Overflow.DROP_OLDEST, name="video-queue.ticks"
         )
+        placeholder = black_image(config.width, config.height)  # (one per session: 1.4 MB at 720p)
         self._schedule = VideoSchedule(
             fps=config.fps,
             sample_rate=config.sample_rate,
             capacity=config.video_queue_frames,
             av_offset_s=config.av_offset_s,
             hold_s=max(DEFAULT_HOLD_S, config.playout_delay_s),
-            placeholder=black_image(config.width, config.height),
+            placeholder=placeholder,
         )
         self._publisher_state = PublisherState(
-            origin=origin, packet_samples=config.packet_samples, channels=config.channels
+            origin=origin,
+            packet_samples=config.packet_samples,
+            channels=config.channels,
+            placeholder=placeholder,
         )
         self._ingest_state = IngestState(
             sample_rate=config.sample_rate,
