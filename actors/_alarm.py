@@ -13,9 +13,9 @@ Ringing is a message: the alarm's deadline (a float, trio time) is put into its
 :func:`~actors.serve` (or with another ``handle_now``) handles the ring at once, in the service's
 task, as it would a message put by a sender; otherwise the ring waits in the mailbox for the
 actor's own task. An alarm made with ``early=True`` may ring up to ``SLACK_S`` early, which is the
-price of sharing wake-ups: its actor handles the ring as the instant ``deadline`` (or, if it cannot
-yet, sets it again without ``early``). Others never ring early; no alarm rings late, but for the
-loop's own lateness.
+price of sharing wake-ups: its actor handles the ring as the instant ``deadline``. Others never
+ring early (a clock must not play a packet that may still be on its way); no alarm rings late,
+but for the loop's own lateness.
 
 An alarm set during a ring (or for a time already past) rings at the service's next wake-up: after
 the tasks runnable now have run, as a timed wait that has expired would. Under
@@ -64,8 +64,7 @@ class Alarm:
     def __init__(self, name: str = "alarm", *, early: bool = False) -> None:
         #: Where a ring arrives: the deadline it rang for. Holds one ring (a newer replaces it).
         self.mailbox: Mailbox[float] = Mailbox(1, Overflow.DROP_OLDEST, name=name)
-        #: Whether it may ring up to SLACK_S before its deadline, with an earlier alarm (read when
-        #: it rings: the owner may change it between settings).
+        #: Whether it may ring up to SLACK_S before its deadline, with an earlier alarm.
         self.early = early
         self._deadline = math.inf
         self._generation = 0  # bumped at every change: the service's older entries are void

@@ -29,12 +29,10 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     the tick's packet (or silence) to the publisher as ``AudioOut`` and where playout stands to the
     video queue as ``ClockTick``, without ever waiting on either.
 
-    Its wake-ups are an :class:`actors.Alarm` set to the next tick, and it is served
+    Its wake-ups are an :class:`actors.Alarm` set to the next tick (one that never rings early:
+    a packet written at the very instant of its tick must still make it), and it is served
     (:func:`actors.serve`): a ring is handled in the alarm service's task, a flush or request in
-    its sender's, each as it comes, so its own task stays parked. The alarm may ring up to
-    ``actors.SLACK_S`` early (with an alarm of another actor due just before): the tick then
-    goes out as at its due time, unless its packet is not there yet (it may still come in time),
-    in which case the alarm rings again at the tick itself. Woken late, it emits every tick
+    its sender's, each as it comes, so its own task stays parked. Woken late, it emits every tick
     due by then at once, after skipping those more than ``AUDIO_LATE_LIMIT_S`` overdue
     (:meth:`Playout.skip_overdue`): audio never falls further behind than that. Flushes come first
     among messages queued at once. When it stops, playout waiters get ``SynchronizerClosed``.
@@ -53,10 +51,10 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         self.packets = packets
         self.publisher = publisher
         self.ticks = ticks
-        self.alarm = actors.Alarm("clock.alarm", early=True)
+        self.alarm = actors.Alarm("clock.alarm")
 
     async def run(self, context: actors.Context[EndOfSpeech | WaitPlayout]) -> None:
-        alarm = self.alarm = actors.Alarm("clock.alarm", early=True)  # (a restart starts afresh)
+        alarm = self.alarm = actors.Alarm("clock.alarm")  # (a restart starts afresh)
         try:
             alarm.set(self.playout.next_tick_at)
             await actors.serve(self.control, alarm.mailbox, context.inbox, handle_now=self._handle)
@@ -82,12 +80,7 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         """The alarm rang for ``deadline``: every tick due by then goes out (none more than the
         late limit behind: older ones are skipped)."""
         playout = self.playout
-        now = trio.current_time()
-        if now < deadline and playout.starved(self.packets):
-            self.alarm.early = False  # rung early, with nothing to play yet: ring at the tick
-            return
-        self.alarm.early = True
-        now = max(now, deadline)  # as at its due time (a ring queued behind a flush may be stale)
+        now = max(trio.current_time(), deadline)  # (a ring queued behind a flush may be stale)
         _send(playout.skip_overdue(now, self.packets))
         while playout.next_tick_at <= now + SAME_INSTANT_S:
             tick, answers = playout.tick(self.packets, now)

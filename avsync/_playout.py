@@ -115,16 +115,6 @@ class Playout(Generic[W]):
         """Seconds of the epoch's speech emitted."""
         return self.emitted_samples / self.rate
 
-    def starved(self, buffer: PacketSource) -> bool:
-        """Whether the next tick would be an underrun: speech is playing, its end is not known
-        yet, and no packet is held or waiting in ``buffer``."""
-        return (
-            self.speech is SpeechState.ACTIVE
-            and self.end is None
-            and self.held is None
-            and not len(buffer)
-        )
-
     @property
     def held_packets(self) -> int:
         """Packets taken from the buffer but not played yet (0 or 1)."""

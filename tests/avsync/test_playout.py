@@ -6,7 +6,6 @@ import pytest
 import trio
 import trio.testing
 
-import actors
 import avsync
 
 from .harness import RATE, config, recording, speech
@@ -77,33 +76,3 @@ async def test_closing_ends_a_wait_and_later_calls_fail_fast(
         with pytest.raises(avsync.SynchronizerClosed):
             await sync.start_turn()
         await sync.aclose()  # idempotent
-
-
-async def test_a_clock_rung_early_waits_for_a_packet_written_before_its_tick(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """The clock's alarm rings early with another alarm due just before it; a packet written
-    between that ring and the tick still plays at the tick: no underrun, none late."""
-    packet_s, ticks = 0.02, 50
-    async with avsync.open_synchronizer(config()) as sync:
-        origin = trio.current_time()  # (the clock's ticks fall at origin + k * packet_s)
-        decoy = actors.Alarm("another session's alarm")
-
-        async def ring_just_before_each_tick() -> None:
-            for tick in range(2, ticks):
-                decoy.set(origin + tick * packet_s - actors.SLACK_S / 2)
-                await decoy.mailbox.get()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ring_just_before_each_tick)
-            await trio.sleep(packet_s / 4)
-            await sync.write_audio(speech(0, 960))  # played at tick 1: speech has started
-            for tick in range(2, ticks):  # packet k written just before tick k + 1
-                await trio.sleep_until(origin + tick * packet_s - actors.SLACK_S / 4)
-                await sync.write_audio(speech((tick - 1) * 960, 960))
-        await sync.end_audio()
-        played = await sync.wait_for_playout()
-        stats = sync.stats()
-    assert played.position == pytest.approx((ticks - 1) * packet_s)
-    assert stats.audio_underrun_s == 0
-    assert trio.current_time() - origin == pytest.approx((ticks - 1) * packet_s)  # on time
