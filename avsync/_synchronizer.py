@@ -39,7 +39,7 @@ from ._schedule import DEFAULT_HOLD_S, VideoSchedule
 from ._sink import SinkChannel, SinkRegistry, VideoChannel
 from ._stats import OffsetSummary, OverloadStats, PlayoutResult, Stats
 from ._timeline import AudioTimeline
-from ._video import black_image, prepare_video
+from ._video import placeholder_image, prepare_video
 from ._video_queue import VideoQueueActor
 
 __all__ = ["Synchronizer", "open_synchronizer", "run_synchronizer", "running"]
@@ -114,7 +114,7 @@ class Synchronizer:
         ticks: actors.Mailbox[ClockTick] = actors.Mailbox(
             256, actors.Overflow.DROP_OLDEST, name="video-queue.ticks"
         )
-        placeholder = black_image(config.width, config.height)  # (one per session: 1.4 MB at 720p)
+        placeholder = placeholder_image(config.width, config.height)
         self._schedule = VideoSchedule(
             fps=config.fps,
             sample_rate=config.sample_rate,

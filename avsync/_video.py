@@ -9,6 +9,7 @@ here.
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import cast
 
@@ -19,7 +20,14 @@ from ._config import SyncConfig
 from ._errors import InvalidVideoError, InvalidVideoTypeError
 from ._messages import Image, Plane
 
-__all__ = ["MAX_DIMENSION", "black_image", "plane_pixels", "prepare_video", "to_video_frame"]
+__all__ = [
+    "MAX_DIMENSION",
+    "black_image",
+    "placeholder_image",
+    "plane_pixels",
+    "prepare_video",
+    "to_video_frame",
+]
 
 MAX_DIMENSION = 8192
 BLACK_Y, NEUTRAL_UV = 16, 128  # video-range black, as PyAV's RGB->YUV conversion produces
@@ -30,6 +38,16 @@ def black_image(width: int, height: int) -> Plane:
     image = np.empty((height * 3 // 2, width), np.uint8)
     image[:height] = BLACK_Y
     image[height:] = NEUTRAL_UV
+    return image
+
+
+@functools.lru_cache(maxsize=16)
+def placeholder_image(width: int, height: int) -> Plane:
+    """The black image shown before the first frame, and after a flush by a consumer that was
+    shown nothing: one per size in the process, shared by every session of that size (1.4 MB at
+    720p) and read-only."""
+    image = black_image(width, height)
+    image.flags.writeable = False
     return image
 
 
