@@ -51,10 +51,10 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         self.packets = packets
         self.publisher = publisher
         self.ticks = ticks
-        self.alarm = actors.Alarm("clock.alarm")
+        self.alarm = actors.Alarm("clock.alarm")  # (a restart builds a new actor, and alarm)
 
     async def run(self, context: actors.Context[EndOfSpeech | WaitPlayout]) -> None:
-        alarm = self.alarm = actors.Alarm("clock.alarm")  # (a restart starts afresh)
+        alarm = self.alarm
         try:
             alarm.set(self.playout.next_tick_at)
             await actors.serve(self.control, alarm.mailbox, context.inbox, handle_now=self._handle)

@@ -50,6 +50,7 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
         self.publisher = publisher
         self.block_when_full = block_when_full
         self.settling: list[VideoSettled] = []  # requests to pass on once nothing is due
+        # (a restart builds a new actor, and alarm)
         self.alarm = actors.Alarm("video-queue.alarm", early=True)
         self._inbox: actors.Mailbox[VideoIn | VideoSettled] | None = None
         self._inbox_watched = False  # whether the current wait covers the inbox
@@ -57,7 +58,6 @@ class VideoQueueActor(actors.Actor[VideoIn | VideoSettled]):
 
     async def run(self, context: actors.Context[VideoIn | VideoSettled]) -> None:
         inbox = self._inbox = context.inbox
-        self.alarm = actors.Alarm("video-queue.alarm", early=True)  # (a restart starts afresh)
         try:
             while True:
                 now, wake_at = self._step(inbox, settled=True)

@@ -46,16 +46,20 @@ async def test_start_turn_answers_only_after_the_publisher_applied_the_flush() -
         nursery.cancel_scope.cancel()
 
 
-async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None:
-    sinks = SinkRegistry(CONFIG.channels, 16, 16)
-    audio = sinks.add_audio()
-    video = sinks.add_video()
-    state = PublisherState(
+def publisher_state() -> PublisherState:
+    return PublisherState(
         origin=0.0,
         packet_samples=CONFIG.packet_samples,
         channels=1,
         placeholder=black_image(CONFIG.width, CONFIG.height),
     )
+
+
+async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None:
+    sinks = SinkRegistry(CONFIG.channels, 16, 16)
+    audio = sinks.add_audio()
+    video = sinks.add_video()
+    state = publisher_state()
     control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
     speech = np.full((CONFIG.packet_samples, 1), 5000, np.int16)
     image = black_image(64, 48)
@@ -97,12 +101,7 @@ async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> No
     between): a consumer that has seen nothing gets the placeholder, not that frame."""
     sinks = SinkRegistry(CONFIG.channels, 16, 16)
     video = sinks.add_video()
-    state = PublisherState(
-        origin=0.0,
-        packet_samples=CONFIG.packet_samples,
-        channels=1,
-        placeholder=black_image(CONFIG.width, CONFIG.height),
-    )
+    state = publisher_state()
     control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
     never_shown = np.full((CONFIG.height * 3 // 2, CONFIG.width), 200, np.uint8)
     async with trio.open_nursery() as nursery:
@@ -213,12 +212,7 @@ async def test_a_flush_counts_stale_output_once_however_many_outputs() -> None:
             audio.push_packet(0, frame, samples)
         for video in video_outputs:
             video.push_frame(0, to_video_frame(image, index), image, new=True)
-    state = PublisherState(
-        origin=0.0,
-        packet_samples=CONFIG.packet_samples,
-        channels=1,
-        placeholder=black_image(CONFIG.width, CONFIG.height),
-    )
+    state = publisher_state()
     control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
     async with trio.open_nursery() as nursery:
         await actors.spawn(nursery, lambda: PublisherActor(CONFIG, state, control, sinks))
