@@ -15,6 +15,7 @@ from actors import (
     receive_all_nowait,
     receive_first,
     receive_first_before,
+    wait_queued,
     wait_within,
 )
 
@@ -300,6 +301,34 @@ async def test_wait_within_ends_at_a_queued_message_not_at_one_handled_at_once()
             await wait_within(timer, a)
             pytest.fail("an outer cancellation must raise")
     assert outer.cancelled_caught
+
+
+async def test_wait_queued_ends_at_a_queued_message_and_raises_a_handler_error() -> None:
+    a: Mailbox[int] = Mailbox(2)
+    b: Mailbox[int] = Mailbox(2)
+    handled: list[int] = []
+
+    def handle_now(message: int) -> bool:
+        if message == 3:
+            raise RuntimeError("bad message")
+        handled.append(message)
+        return message != 2  # 2 is declined: it stays queued, and ends the wait
+
+    async def put_later(*messages: int) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        for message in messages:
+            b.put_nowait(message)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(put_later, 1, 2)
+        await wait_queued(a, b, handle_now=handle_now)
+    assert handled == [1, 2] and list(receive_all_nowait(a, b)) == [2]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(put_later, 3)
+        with pytest.raises(RuntimeError, match="bad message"):  # raised here, not in the sender
+            await wait_queued(a, b, handle_now=handle_now)
+    a.close()
+    await wait_queued(a, b)  # closed: returns at once (a checkpoint)
 
 
 async def test_receive_first_before_takes_a_message_put_before_the_deadline() -> None:
