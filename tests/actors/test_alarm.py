@@ -50,6 +50,7 @@ async def test_moved_and_cancelled_alarms_ring_at_the_new_time_or_not_at_all(
 async def test_early_alarms_within_the_slack_ring_together_each_with_its_own_deadline(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    assert SLACK_S == 0.001  # (the README and the design say 1 ms)
     start = trio.current_time()
     first, near, punctual, far = Alarm(), Alarm(early=True), Alarm(), Alarm(early=True)
     far.set(start + 1 + 3 * SLACK_S)
