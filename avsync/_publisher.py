@@ -153,9 +153,11 @@ class PublisherActor(actors.Actor[AudioOut | VideoOut | VideoSettled]):
 
     def _video(self, message: VideoOut) -> None:
         pts = self.state.video(message)
-        if pts is None or not self.sinks.video:
+        if pts is None:
             return
-        image = self.state.image(message)
+        image = self.state.image(message)  # (with no output too: one may attach before a repeat)
+        if not self.sinks.video:
+            return
         frame = to_video_frame(image, pts)
         new = message.kind is FrameKind.NEW
         epoch = self.state.epoch

@@ -120,6 +120,26 @@ async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> No
         nursery.cancel_scope.cancel()
 
 
+async def test_an_output_attached_after_a_frame_went_out_gets_its_repeats() -> None:
+    """A new frame that went out while no video output was attached is still what repeats show
+    to an output attached afterwards."""
+    sinks = SinkRegistry(CONFIG.channels, 16, 16)
+    state = publisher_state()
+    control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
+    frame_image = np.full((CONFIG.height * 3 // 2, CONFIG.width), 90, np.uint8)
+    async with trio.open_nursery() as nursery:
+        publisher = await actors.spawn(
+            nursery, lambda: PublisherActor(CONFIG, state, control, sinks), name="publisher"
+        )
+        await publisher.tell(VideoOut(0, frame_image, 0.0, FrameKind.NEW))  # nobody attached
+        await trio.testing.wait_all_tasks_blocked()
+        video = sinks.add_video()
+        await publisher.tell(VideoOut(0, frame_image, 1 / 30, FrameKind.REPEAT))
+        await trio.testing.wait_all_tasks_blocked()
+        assert np.array_equal(video.receive_nowait().to_ndarray(), frame_image)
+        nursery.cancel_scope.cancel()
+
+
 def test_audio_purge_replaces_queued_stale_packets_keeping_pts() -> None:
     sinks = SinkRegistry(1, 8, 4)
     sink = sinks.add_audio()
