@@ -20,7 +20,6 @@ from ._mailbox import (
     receive_first_before,
     receive_first_nowait,
     wait_queued,
-    wait_within,
 )
 from ._ref import ActorRef, AskTimeout, Reply, ReplyAlreadySent
 from ._serve import serve
@@ -58,5 +57,4 @@ __all__ = [
     "serve",
     "spawn",
     "wait_queued",
-    "wait_within",
 ]

@@ -49,7 +49,6 @@ __all__ = [
     "receive_all_nowait",
     "receive_first_nowait",
     "wait_queued",
-    "wait_within",
 ]
 
 M = TypeVar("M")
@@ -545,38 +544,6 @@ async def receive_first_before(deadline: float, *mailboxes: Mailbox[Any]) -> tup
     return None
 
 
-async def wait_within(
-    timer: trio.CancelScope,
-    *mailboxes: Mailbox[Any],
-    handle_now: Callable[[Any], bool] | None = None,
-) -> bool:
-    """Wait, inside ``timer`` (the caller's innermost cancel scope), until a message is queued in
-    any of ``mailboxes`` or one of them is closed: return True. Takes nothing: the caller takes
-    what it will (with :func:`receive_all_nowait`, say, or leaves a mailbox alone for now).
-
-    Once the timer's deadline has passed, return False, without raising ``Cancelled``; the
-    caller then leaves the scope (it may have been cancelled). The deadline may move while this
-    waits, for instance in ``handle_now``. With ``handle_now``, messages put meanwhile may be
-    handled by the putting tasks, as under :func:`~actors.serve`; only a message that is queued
-    (declined, or put while a handler ran) ends the wait.
-
-    For an actor that keeps one timer scope while its deadline moves and wakes at it many times a
-    second: a timed wait that raises nothing when the deadline comes. Always a checkpoint;
-    cancellation by any other scope raises as usual.
-    """
-    if _any_queued_or_closed(mailboxes):
-        await cancel_shielded_checkpoint()
-        return True
-    if timer.cancel_called or timer.deadline <= trio.current_time():
-        await cancel_shielded_checkpoint()
-        return False
-    await checkpoint_if_cancelled()
-    while await _park(mailboxes, timer, handle_now):
-        if _any_queued_or_closed(mailboxes):
-            return True
-    return False  # the deadline came (quietly)
-
-
 async def wait_queued(
     *mailboxes: Mailbox[Any], handle_now: Callable[[Any], bool] | None = None
 ) -> None:
@@ -586,15 +553,14 @@ async def wait_queued(
     (declined, or put while a handler ran) ends the wait, and an error raised by ``handle_now`` is
     raised here.
 
-    The untimed :func:`wait_within`, for an actor woken on a schedule by an
-    :class:`~actors.Alarm` (one of ``mailboxes``). Always a checkpoint; cancellable.
+    For an actor woken on a schedule by an :class:`~actors.Alarm` (one of ``mailboxes``), which
+    takes from its mailboxes only what it may take now. Always a checkpoint; cancellable.
     """
     if _any_queued_or_closed(mailboxes):
         await cancel_shielded_checkpoint()
         return
     await checkpoint_if_cancelled()
-    while not _any_queued_or_closed(mailboxes):
-        await _park(mailboxes, handle_now=handle_now)
+    await _park(mailboxes, handle_now=handle_now)  # (woken only by a queued put or a close)
 
 
 def _any_queued_or_closed(mailboxes: Sequence[Mailbox[Any]]) -> bool:

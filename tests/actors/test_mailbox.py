@@ -16,7 +16,6 @@ from actors import (
     receive_first,
     receive_first_before,
     wait_queued,
-    wait_within,
 )
 
 
@@ -246,61 +245,6 @@ async def test_receive_first_before_returns_none_at_the_deadline(
     a.put_nowait(1)  # the waiter was detached at the deadline: a new receive can park again
     assert await receive_first_before(deadline, a, b) == (0, 1)  # queued: taken, deadline past
     assert await receive_first_before(deadline, a, b) is None  # past and empty: one yield
-
-
-async def test_wait_within_returns_false_at_a_deadline_that_moved(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """The timer's deadline moves while it waits (here from another task, as a handler in a
-    sender's task does): the wait ends at the new deadline, quietly."""
-    a: Mailbox[int] = Mailbox(2)
-    start = trio.current_time()
-    returned = []
-    with trio.CancelScope(deadline=start + 10) as timer:
-        async with trio.open_nursery() as nursery:
-
-            async def move() -> None:
-                await trio.sleep(0.1)
-                timer.deadline = start + 0.5
-
-            nursery.start_soon(move)
-            returned.append(await wait_within(timer, a))
-            returned.append(trio.current_time() - start)
-    assert returned == [False, 0.5]  # returned (no Cancelled raised), at the moved deadline
-    a.put_nowait(1)
-    with trio.CancelScope(deadline=start) as past:
-        assert await wait_within(past, a)  # past, but a message is queued: it says so
-        assert len(a) == 1  # and takes nothing
-        a.get_nowait()
-        assert not await wait_within(past, a)  # past and empty: one yield
-
-
-async def test_wait_within_ends_at_a_queued_message_not_at_one_handled_at_once() -> None:
-    a: Mailbox[int] = Mailbox(2)
-    b: Mailbox[int] = Mailbox(2)
-    handled: list[int] = []
-
-    def handle_now(message: int) -> bool:
-        handled.append(message)
-        return message != 2  # 2 is declined: it stays queued, and ends the wait
-
-    async with trio.open_nursery() as nursery:
-
-        async def later() -> None:
-            await trio.testing.wait_all_tasks_blocked()
-            b.put_nowait(1)
-            b.put_nowait(2)
-
-        nursery.start_soon(later)
-        with trio.CancelScope(deadline=trio.current_time() + 60) as timer:
-            assert await wait_within(timer, a, b, handle_now=handle_now)
-    assert handled == [1, 2] and list(receive_all_nowait(a, b)) == [2]
-    with trio.CancelScope() as outer:
-        outer.cancel()
-        with trio.CancelScope(deadline=trio.current_time() + 60) as timer:
-            await wait_within(timer, a)
-            pytest.fail("an outer cancellation must raise")
-    assert outer.cancelled_caught
 
 
 async def test_wait_queued_ends_at_a_queued_message_and_raises_a_handler_error() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import numpy as np
 import pytest
 import trio
@@ -55,18 +58,35 @@ def publisher_state() -> PublisherState:
     )
 
 
-async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None:
-    sinks = SinkRegistry(CONFIG.channels, 16, 16)
-    audio = sinks.add_audio()
-    video = sinks.add_video()
+@asynccontextmanager
+async def running_publisher(
+    sinks: SinkRegistry,
+) -> AsyncIterator[
+    tuple[actors.ActorRef[AudioOut | VideoOut], actors.Mailbox[Flush | Barrier], PublisherState]
+]:
+    """A publisher actor over ``sinks``: its ref, its control mailbox and its state."""
     state = publisher_state()
     control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
-    speech = np.full((CONFIG.packet_samples, 1), 5000, np.int16)
-    image = black_image(64, 48)
     async with trio.open_nursery() as nursery:
         publisher = await actors.spawn(
             nursery, lambda: PublisherActor(CONFIG, state, control, sinks), name="publisher"
         )
+        yield publisher, control, state
+        nursery.cancel_scope.cancel()
+
+
+def flat_image(value: int) -> np.ndarray:
+    """An I420 image of CONFIG's size with every byte ``value``."""
+    return np.full((CONFIG.height * 3 // 2, CONFIG.width), value, np.uint8)
+
+
+async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None:
+    sinks = SinkRegistry(CONFIG.channels, 16, 16)
+    audio = sinks.add_audio()
+    video = sinks.add_video()
+    speech = np.full((CONFIG.packet_samples, 1), 5000, np.int16)
+    image = black_image(64, 48)
+    async with running_publisher(sinks) as (publisher, control, state):
         await publisher.tell(AudioOut(0, 0, speech, 0.0))
         await publisher.tell(VideoOut(0, image, 0.0, FrameKind.NEW))
         await trio.testing.wait_all_tasks_blocked()
@@ -93,7 +113,6 @@ async def test_publisher_gates_stale_output_that_arrives_after_a_flush() -> None
             video.receive_nowait()
         assert state.frames_dropped_stale == 1
         assert state.audio_dropped_stale_s == pytest.approx(0.02)
-        nursery.cancel_scope.cancel()
 
 
 async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> None:
@@ -101,13 +120,8 @@ async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> No
     between): a consumer that has seen nothing gets the placeholder, not that frame."""
     sinks = SinkRegistry(CONFIG.channels, 16, 16)
     video = sinks.add_video()
-    state = publisher_state()
-    control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
-    never_shown = np.full((CONFIG.height * 3 // 2, CONFIG.width), 200, np.uint8)
-    async with trio.open_nursery() as nursery:
-        publisher = await actors.spawn(
-            nursery, lambda: PublisherActor(CONFIG, state, control, sinks), name="publisher"
-        )
+    never_shown = flat_image(200)
+    async with running_publisher(sinks) as (publisher, control, state):
         reply: actors.Reply[None] = actors.Reply()
         await control.put(Barrier(1, reply))
         await reply.wait()
@@ -117,27 +131,20 @@ async def test_publisher_never_shows_a_repeat_of_a_frame_that_went_stale() -> No
         shown = video.receive_nowait()
         assert np.array_equal(shown.to_ndarray(), black_image(CONFIG.width, CONFIG.height))
         assert state.frames_dropped_stale == 1
-        nursery.cancel_scope.cancel()
 
 
 async def test_an_output_attached_after_a_frame_went_out_gets_its_repeats() -> None:
     """A new frame that went out while no video output was attached is still what repeats show
     to an output attached afterwards."""
     sinks = SinkRegistry(CONFIG.channels, 16, 16)
-    state = publisher_state()
-    control: actors.Mailbox[Flush | Barrier] = actors.Mailbox(8)
-    frame_image = np.full((CONFIG.height * 3 // 2, CONFIG.width), 90, np.uint8)
-    async with trio.open_nursery() as nursery:
-        publisher = await actors.spawn(
-            nursery, lambda: PublisherActor(CONFIG, state, control, sinks), name="publisher"
-        )
+    frame_image = flat_image(90)
+    async with running_publisher(sinks) as (publisher, _, _):
         await publisher.tell(VideoOut(0, frame_image, 0.0, FrameKind.NEW))  # nobody attached
         await trio.testing.wait_all_tasks_blocked()
         video = sinks.add_video()
         await publisher.tell(VideoOut(0, frame_image, 1 / 30, FrameKind.REPEAT))
         await trio.testing.wait_all_tasks_blocked()
         assert np.array_equal(video.receive_nowait().to_ndarray(), frame_image)
-        nursery.cancel_scope.cancel()
 
 
 def test_audio_purge_replaces_queued_stale_packets_keeping_pts() -> None:
