@@ -34,7 +34,10 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
     (:func:`actors.serve`): a ring is handled in the alarm service's task, a flush or request in
     its sender's, each as it comes, so its own task stays parked. Woken late, it emits every tick
     due by then at once, after skipping those more than ``AUDIO_LATE_LIMIT_S`` overdue
-    (:meth:`Playout.skip_overdue`): audio never falls further behind than that. Flushes come first
+    (:meth:`Playout.skip_overdue`): audio never falls further behind than that. A tick whose
+    packet is missing while speech plays waits for it a few turns of the loop
+    (:meth:`Playout.waits_for_packet`): its alarm is left set to its own time, now past, so it
+    rings again once the tasks runnable now (the writer among them) have run. Flushes come first
     among messages queued at once. When it stops, playout waiters get ``SynchronizerClosed``.
     """
 
@@ -83,6 +86,8 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
         now = max(trio.current_time(), deadline)  # (a ring queued behind a flush may be stale)
         _send(playout.skip_overdue(now, self.packets))
         while playout.next_tick_at <= now + SAME_INSTANT_S:
+            if playout.waits_for_packet(self.packets):
+                return  # the alarm, set to this tick's time (past), rings after a loop turn
             tick, answers = playout.tick(self.packets, now)
             self._emit(tick)
             _send(answers)

@@ -12,6 +12,12 @@ epoch's speech moves through four states:
   media time pauses;
 * ``ENDED``: after ``end_audio()``, the last sample has been emitted; waiters are answered.
 
+A tick that finds the playing speech's next packet missing is not an underrun at once
+(:meth:`Playout.waits_for_packet`): the writer may be due at the same instant, or made late by
+whatever made the clock late (a stall of the process, a busy turn of its event loop), and still
+be waiting for its turn. The clock lets it run and asks again, up to ``PACKET_WAITS`` times until
+a packet comes; so in a real pause of the speech the waits are used up at its first tick.
+
 Under overload (see :mod:`avsync._load`), ticks that are already more than
 ``AUDIO_LATE_LIMIT_S`` overdue are skipped (:meth:`Playout.skip_overdue`): each one's packet is
 taken and lost (counted), so the speech after them is heard on time. Every tick's lateness goes to
@@ -38,9 +44,13 @@ from ._messages import AudioPacket, SpeechState
 from ._stats import PlayoutResult
 from ._time import SAME_INSTANT_S
 
-__all__ = ["Answers", "ClockCounters", "PacketSource", "Playout", "Tick"]
+__all__ = ["PACKET_WAITS", "Answers", "ClockCounters", "PacketSource", "Playout", "Tick"]
 
 W = TypeVar("W")
+
+#: A tick whose packet is missing waits for it this many times at most until a packet comes
+#: (each wait lets the writer run once).
+PACKET_WAITS = 3
 
 
 class PacketSource(Protocol):
@@ -90,6 +100,7 @@ class Playout(Generic[W]):
         self.counters = ClockCounters()
         self.load = LoadMeter(packet_s=packet_s)
         self.overloaded = False  #: the load meter's verdict at the last tick
+        self._packet_waits = 0  #: ticks' waits for a missing packet since a packet last came
         self._start_epoch()
 
     def _start_epoch(self) -> None:
@@ -168,6 +179,23 @@ class Playout(Generic[W]):
 
     # -- ticking ---------------------------------------------------------------------------------
 
+    def waits_for_packet(self, buffer: PacketSource) -> bool:
+        """Whether the tick due at :attr:`next_tick_at` should wait for its packet instead of
+        going out as an underrun: speech is playing, nothing is buffered, the end of the speech
+        is not known (what is missing could be the rest of it) and fewer than ``PACKET_WAITS``
+        waits were used since a packet last came. True counts a wait: the caller lets the
+        writer run (the clock: one turn of the event loop) and asks again."""
+        if (
+            self.speech is not SpeechState.ACTIVE
+            or self.held is not None
+            or len(buffer)
+            or self.end is not None
+            or self._packet_waits >= PACKET_WAITS
+        ):
+            return False
+        self._packet_waits += 1
+        return True
+
     def skip_overdue(self, now: float, buffer: PacketSource) -> Answers[W]:
         """Skip the ticks that are more than ``AUDIO_LATE_LIMIT_S`` overdue at ``now``. Each
         takes the packet it would have played and loses it (counted), so the speech after them
@@ -210,6 +238,7 @@ class Playout(Generic[W]):
         if self.speech is not SpeechState.ENDED:
             packet, answers = self._next_packet(at, buffer)
         if packet is not None:
+            self._packet_waits = 0
             if not skipped:
                 self.emitted_samples += packet.real
             self.emitted_end = packet.start + packet.real

@@ -100,6 +100,27 @@ async def test_stall_leaves_no_lasting_offset_and_counts_underrun(
     assert stats.audio_underrun_s == pytest.approx(0.26, abs=0.021)
 
 
+async def test_a_packet_written_a_loop_turn_after_its_tick_is_not_an_underrun(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A writer due at the instant of a tick but run after the clock (as after a stall of the
+    whole process, or in a busy turn of the loop): the tick waits for the packet."""
+    async with recording(config()) as (sync, recorder):
+        origin = trio.current_time()  # (the clock's, under MockClock: opening takes no time)
+        await sync.write_audio(speech(0, 960))  # plays at the next tick, origin + 0.02
+        for index in range(1, 10):
+            await trio.sleep_until(origin + (index + 1) * 0.02)  # packet index's tick
+            await trio.lowlevel.checkpoint()  # the clock's ring comes first
+            await sync.write_audio(speech(index * 960, 960))
+        await sync.end_audio()
+        await sync.wait_for_playout()
+        stats = sync.stats()
+    assert stats.audio_underrun_s == 0
+    played_at = [at for at, _, _ in recorder.speech_packets()]
+    ticks = [origin + (index + 1) * 0.02 for index in range(10)]
+    assert played_at == pytest.approx(ticks, abs=1e-9)
+
+
 async def test_ptsless_frame_after_half_a_second_of_audio(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

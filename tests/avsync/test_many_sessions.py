@@ -100,5 +100,6 @@ def test_hundred_sessions_in_one_trio_run() -> None:
         playout = checks["playout"]
         assert isinstance(playout, avsync.PlayoutResult) and not playout.interrupted
         assert np.isclose(playout.position, MEDIA_S - TURN_AT_S)
-        assert int(checks["audio"]) >= MEDIA_S / 0.02  # type: ignore[call-overload]
+        # a packet per 20 ms of media, less the opening tick's (out before the consumer attaches)
+        assert int(checks["audio"]) >= MEDIA_S / 0.02 - 1  # type: ignore[call-overload]
     print(f"{SESSIONS} sessions x {MEDIA_S:.0f} s of media in {elapsed:.1f} s")

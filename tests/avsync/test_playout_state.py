@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from avsync._messages import AudioPacket, SpeechState
-from avsync._playout import Playout
+from avsync._playout import PACKET_WAITS, Playout
 from avsync._stats import PlayoutResult
 
 RATE = 48000
@@ -70,6 +70,31 @@ def test_the_first_packet_waits_for_the_playout_delay() -> None:
     assert state.counters.underrun_s == 0  # waiting is not underrun
     played = state.tick(buffer)[0]  # at 0.1
     assert played.packet is not None and played.at == 0.1
+
+
+def test_a_missing_packet_is_waited_for_until_the_waits_are_used_up() -> None:
+    state, buffer = playout(), Buffer()
+    buffer.items.append(packet(0, 0))
+    state.tick(buffer)  # speech plays
+    waits = [state.waits_for_packet(buffer) for _ in range(PACKET_WAITS + 1)]
+    assert waits == [True] * PACKET_WAITS + [False]
+    gap = state.tick(buffer)[0]
+    assert gap.packet is None and state.counters.underrun_s == PACKET / RATE
+    assert not state.waits_for_packet(buffer)  # a pause: its later ticks do not wait
+    buffer.items.append(packet(0, 1))
+    assert not state.waits_for_packet(buffer)  # the packet is here
+    state.tick(buffer)
+    assert state.waits_for_packet(buffer)  # a packet came: the next one missing is waited for
+
+
+def test_only_playing_speech_with_no_known_end_waits_for_a_packet() -> None:
+    state, buffer = playout(), Buffer()
+    assert not state.waits_for_packet(buffer)  # idle: nothing to wait for
+    buffer.items.append(packet(0, 0))
+    state.tick(buffer)
+    state.end_of_speech(0, 2 * PACKET, buffer)
+    assert state.speech is SpeechState.ACTIVE
+    assert not state.waits_for_packet(buffer)  # the end is known: every packet is buffered
 
 
 def test_waiters_are_answered_when_the_last_sample_is_emitted() -> None:
