@@ -341,12 +341,12 @@ def test_a_loop_held_100_of_every_150_ms_skips_audio_sheds_video_and_ends_on_tim
         load = stats.overload
         assert run.overloaded_seen
         # audio: never more than the limit behind, the time lost counted, the speech not lost
-        assert load.loop_lag_max_ms <= AUDIO_LATE_LIMIT_S * 1000 + 1e-6
+        assert load.loop_lag_max_ms <= (AUDIO_LATE_LIMIT_S + SAME_INSTANT_S) * 1000
         assert load.audio_skipped_s > 0 and run.audio_gaps > 0
         packets_out = stats.packets_emitted * PACKET_S
         assert packets_out + load.audio_skipped_s == pytest.approx(run.ended_at, abs=0.2)
         # video: no new frame shown over the limit behind; what was not shown is counted
-        assert stats.offset_max_ms <= VIDEO_LATE_LIMIT_S * 1000 + 1e-6
+        assert stats.offset_max_ms <= (VIDEO_LATE_LIMIT_S + SAME_INSTANT_S) * 1000
         assert load.frames_shed_late > 0
         # bounded: the queue never grew, and the session ended within a second of its media
         assert run.queued_max <= 10
@@ -384,7 +384,7 @@ async def test_in_real_time_a_hog_of_the_loop_is_reported_and_the_bounds_hold() 
         stats = run.stats
         assert stats is not None
         assert run.overloaded_seen and stats.overload.over_budget_s > 0
-        assert stats.offset_max_ms <= VIDEO_LATE_LIMIT_S * 1000 + 1e-6
+        assert stats.offset_max_ms <= (VIDEO_LATE_LIMIT_S + SAME_INSTANT_S) * 1000
         # audio flowed: at least half of the session's output time went out as packets
         assert stats.packets_emitted * PACKET_S >= 0.5 * 3.0
         assert run.queued_max <= 30
@@ -416,4 +416,5 @@ def test_the_asyncio_face_says_when_its_loop_is_blocked() -> None:
 
     unstarted, during, load = run_asyncio(main)
     assert not unstarted and during and load.overloaded
-    assert load.audio_skipped_s > 0 and load.loop_lag_max_ms <= AUDIO_LATE_LIMIT_S * 1000 + 1e-6
+    assert load.audio_skipped_s > 0
+    assert load.loop_lag_max_ms <= (AUDIO_LATE_LIMIT_S + SAME_INSTANT_S) * 1000

@@ -30,7 +30,7 @@ async def test_the_difference_counts_underrun_sessions_and_keeps_the_worst_p99(
     assert result.underrun_s == pytest.approx(0.1, abs=0.021)
     assert result.audio_skipped_s == 0 and result.frames_shed_late == 0
     assert result.offset_p99_worst_ms == max(stats.offset_p99_ms for stats in after)
-    assert "1 of 2 sessions underran (0.10 s)" in result.line()
+    assert "1 of 2 sessions underran (0.1" in result.line()
 
 
 @pytest.mark.parametrize(
