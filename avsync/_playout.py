@@ -182,9 +182,9 @@ class Playout(Generic[W]):
     def waits_for_packet(self, buffer: PacketSource) -> bool:
         """Whether the tick due at :attr:`next_tick_at` should wait for its packet instead of
         going out as an underrun: speech is playing, nothing is buffered, the end of the speech
-        is not known (what is missing could be the rest of it) and fewer than ``PACKET_WAITS``
-        waits were used since a packet last came. True counts a wait: the caller lets the
-        writer run (the clock: one turn of the event loop) and asks again."""
+        is not known yet (once it is, every packet of the speech is in the buffer) and fewer
+        than ``PACKET_WAITS`` waits were used since a packet last came. True counts a wait: the
+        caller lets the writer run (the clock: one turn of the event loop) and asks again."""
         if (
             self.speech is not SpeechState.ACTIVE
             or self.held is not None
