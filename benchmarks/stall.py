@@ -38,7 +38,7 @@ from .endpoints import OPENERS, make_media
 from .fleet import SEED, STAGGER_S, Session, run_session
 from .machine import machine_facts
 
-WARMUP_S = 2.0  # from the first session's start to the first stall
+WARMUP_S = 2.0  # from the last session's start at the latest to the first stall
 TAIL_S = 0.5  # the sessions run on this long after the last recovery
 
 
@@ -135,7 +135,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="stall lengths, ms [10 20 50 100]",
     )
     parser.add_argument("--repeats", type=int, default=3, help="stalls per length [3]")
-    parser.add_argument("--gap", type=float, default=0.5, help="recovery after each stall, s")
+    parser.add_argument("--gap", type=float, default=0.5, help="recovery after each stall, s [0.5]")
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.repeats < 1:
