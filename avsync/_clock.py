@@ -81,7 +81,7 @@ class ClockActor(actors.Actor[EndOfSpeech | WaitPlayout]):
 
     def _tick(self, deadline: float) -> None:
         """The alarm rang for ``deadline``: every tick due by then goes out (none more than the
-        late limit behind: older ones are skipped)."""
+        late limit behind: older ones are skipped), up to one whose packet it waits for."""
         playout = self.playout
         now = max(trio.current_time(), deadline)  # (a ring queued behind a flush may be stale)
         _send(playout.skip_overdue(now, self.packets))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,11 +34,10 @@ import avsync
 from avsync._progress import ProgressBar
 
 from .endpoints import OPENERS, make_media
-from .fleet import SEED, STAGGER_S, Session, run_session
+from .fleet import SETUP_S, STAGGER_S, Plan, Session, run_session
 from .machine import machine_facts
 
 WARMUP_S = 2.0  # from the last session's start at the latest to the first stall
-TAIL_S = 0.5  # the sessions run on this long after the last recovery
 
 
 @attrs.frozen
@@ -99,19 +97,20 @@ def snapshot(sessions: Sequence[Session]) -> list[avsync.Stats]:
 async def run(
     sessions: int, stalls_ms: Sequence[float], repeats: int, gap_s: float, progress: ProgressBar
 ) -> list[StallResult]:
-    """The sessions, and the stalls in the middle of them."""
+    """The sessions, and the stalls in the middle of them (the fleet's plan: its starts, the
+    stalls in its window)."""
     media = make_media()
-    rng = random.Random(SEED)
-    origin = trio.current_time() + 0.5
     stalled_s = sum(stalls_ms) / 1000 * repeats
-    stop_at = origin + STAGGER_S + WARMUP_S + len(stalls_ms) * repeats * gap_s + stalled_s + TAIL_S
+    window_s = len(stalls_ms) * repeats * gap_s + stalled_s
+    plan = Plan.make(trio.current_time() + SETUP_S, sessions, STAGGER_S + WARMUP_S, window_s)
     fleet = [Session() for _ in range(sessions)]
     results: list[StallResult] = []
     async with trio.open_nursery() as nursery:
-        for session in fleet:
-            start_at = origin + rng.random() * STAGGER_S
-            nursery.start_soon(run_session, OPENERS["avsync"], media, start_at, stop_at, session)
-        await trio.sleep_until(origin + STAGGER_S + WARMUP_S)
+        for start_at, session in zip(plan.starts, fleet, strict=True):
+            nursery.start_soon(
+                run_session, OPENERS["avsync"], media, start_at, plan.stop_at, session
+            )
+        await trio.sleep_until(plan.warm_at)
         for index, stall_ms in enumerate(stalls_ms):
             before = snapshot(fleet)
             for _ in range(repeats):
