@@ -122,3 +122,34 @@ def _value_text(value: float) -> str:
     if value >= 999.5:
         return f"{value / 1000:.3g}k"
     return f"{value:.3g}"
+
+
+def write_breakdown_chart(
+    path: Path,
+    bars: Mapping[str, Mapping[str, float]],
+    *,
+    line: tuple[float, str],
+    title: str,
+) -> None:
+    """Write a PNG of stacked bars, one per name of ``bars`` (ms of CPU per session-second by
+    part, stacked in the order of the first bar's parts, bottom up), with a dashed horizontal
+    line at ``line``'s height, labelled with its text."""
+    parts = list(dict.fromkeys(part for parts in bars.values() for part in parts))
+    figure = Figure(figsize=(650 / DPI, 480 / DPI), dpi=DPI, layout="constrained")
+    axes = figure.subplots()
+    for position, by_part in enumerate(bars.values()):
+        bottom = 0.0
+        for index, part in enumerate(parts):
+            value = by_part.get(part, 0.0)
+            axes.bar(position, value, bottom=bottom, width=0.6, color=f"C{index}",
+                     label=part if position == 0 else None)  # fmt: skip
+            bottom += value
+    height, text = line
+    axes.axhline(height, color="black", linestyle="--", linewidth=1, label=text)
+    axes.set_xticks(range(len(bars)), list(bars))
+    axes.set_ylabel("ms of CPU per session-second")
+    axes.set_title(title, fontsize=10)
+    handles, labels = axes.get_legend_handles_labels()
+    axes.legend(handles[::-1], labels[::-1], loc="upper left", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI)
