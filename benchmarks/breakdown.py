@@ -2,7 +2,7 @@
 synchroniser and through avsync, its CPU split by what ran.
 
     python -m benchmarks.breakdown [--sessions 20] [--warmup 3] [--duration 10] [--rounds 2]
-                                   [--json FILE] [--png FILE]
+                                   [--packet-ms 20] [--json FILE] [--png FILE]
 
 Runs the sessions of :mod:`benchmarks.fleet` (real-time providers of 20 ms chunks and 30 fps
 720p frames with pts, two consumers per session that only count, starts spread over a second),
@@ -24,6 +24,9 @@ part of the work the task does:
 - ``the loop``: the process's CPU in the window (``time.process_time``) minus all task steps:
   trio's scheduler, its timers and the wait for I/O.
 
+``--packet-ms`` sets avsync's output packet (``SyncConfig.packet_ms``, 20 ms by default: the
+clock ticks once per packet); the providers write 20 ms chunks whatever it is.
+
 Prints each part per session-second for both kinds, what avsync adds, and what avsync would
 have to cost for 1.8x the floor (issue 13's bar); ``--json`` writes the figures and the machine,
 ``--png`` a stacked bar chart (needs matplotlib, the ``demo`` extra).
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
 import time
@@ -46,7 +50,7 @@ import trio
 import avsync._publisher
 from avsync._progress import ProgressBar
 
-from .endpoints import OPENERS, make_media
+from .endpoints import CONFIG, OPENERS, Opener, make_media, open_avsync
 from .fleet import SETUP_S, Plan, Session, drain, run_session
 from .machine import machine_facts
 
@@ -182,9 +186,14 @@ class Split:
 
 
 async def run_kind(
-    kind: str, sessions: int, warmup: float, duration: float, progress: ProgressBar
+    kind: str,
+    opener: Opener,
+    sessions: int,
+    warmup: float,
+    duration: float,
+    progress: ProgressBar,
 ) -> Split:
-    """One fleet of ``kind``: its CPU over the window, split."""
+    """One fleet of ``kind``, its sessions opened by ``opener``: its CPU over the window, split."""
     steps, frames = StepTimer(), FrameTimer()
     media = make_media()
     plan = Plan.make(trio.current_time() + SETUP_S, sessions, warmup, duration)
@@ -194,7 +203,7 @@ async def run_kind(
             async with trio.open_nursery() as nursery:
                 for start_at in plan.starts:
                     nursery.start_soon(
-                        run_session, OPENERS[kind], media, start_at, plan.stop_at, Session()
+                        run_session, opener, media, start_at, plan.stop_at, Session()
                     )
                 await trio.sleep_until(plan.warm_at)
                 steps.measuring = frames.measuring = True
@@ -212,13 +221,15 @@ async def run_kind(
 
 async def run(args: argparse.Namespace) -> dict[str, list[Split]]:
     """``args.rounds`` fleets of each kind, alternating."""
+    openers: dict[str, Opener] = {**OPENERS, "avsync": functools.partial(open_avsync, args.config)}
     splits: dict[str, list[Split]] = {kind: [] for kind in KINDS}
     for _ in range(args.rounds):
         for kind in KINDS:
             progress = ProgressBar(args.duration)
-            splits[kind].append(
-                await run_kind(kind, args.sessions, args.warmup, args.duration, progress)
+            split = await run_kind(
+                kind, openers[kind], args.sessions, args.warmup, args.duration, progress
             )
+            splits[kind].append(split)
     return splits
 
 
@@ -281,6 +292,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--duration", type=float, default=10.0, help="the window, s [10]")
     parser.add_argument("--rounds", type=int, default=2, help="fleets of each kind [2]")
+    parser.add_argument(
+        "--packet-ms", type=float, default=CONFIG.packet_ms, help="avsync's output packet, ms [20]"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures here")
     parser.add_argument("--png", metavar="PATH", help="also draw the split here")
     args = parser.parse_args(argv)
@@ -288,6 +302,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sessions and --rounds must be >= 1")
     if args.duration <= 0 or args.warmup <= 1.0:
         parser.error("--duration must be positive and --warmup over 1 s (the starts' spread)")
+    try:
+        args.config = attrs.evolve(CONFIG, packet_ms=args.packet_ms)
+    except ValueError as error:
+        parser.error(f"--packet-ms: {error}")
     return args
 
 
@@ -301,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     splits = trio.run(run, args)
     floor, synced = (Split.mean(splits[kind]) for kind in KINDS)
-    print(f"{args.sessions} sessions, {args.rounds} x {args.duration:g} s windows per kind:")
+    print(
+        f"{args.sessions} sessions, {args.rounds} x {args.duration:g} s windows per kind, "
+        f"avsync's packets {args.packet_ms:g} ms:"
+    )
     for line in table(floor, synced):
         print("  " + line)
     print("  " + verdict(floor, synced))
@@ -310,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "breakdown",
             "sessions": args.sessions,
             "rounds": args.rounds,
+            "packet_ms": args.packet_ms,
             "fleets": {kind: [split.to_json() for split in splits[kind]] for kind in KINDS},
             "mean": {
                 kind: split.to_json() for kind, split in zip(KINDS, (floor, synced), strict=True)

@@ -77,9 +77,9 @@ def _endpoint(sync: Any, stats: Callable[[], avsync.Stats] | None) -> Endpoint:
 
 
 @asynccontextmanager
-async def open_avsync() -> AsyncIterator[Endpoint]:
-    """An avsync synchroniser with :data:`CONFIG`."""
-    async with avsync.open_synchronizer(CONFIG) as sync:
+async def open_avsync(config: avsync.SyncConfig = CONFIG) -> AsyncIterator[Endpoint]:
+    """An avsync synchroniser with ``config`` (:data:`CONFIG` by default)."""
+    async with avsync.open_synchronizer(config) as sync:
         yield _endpoint(sync, sync.stats)
 
 

@@ -110,7 +110,15 @@ def test_the_loop_is_the_cpu_outside_task_steps_and_the_verdict_names_the_cut() 
 
 
 @pytest.mark.parametrize(
-    "argv", [["--sessions", "0"], ["--rounds", "0"], ["--duration", "0"], ["--warmup", "1"]]
+    "argv",
+    [
+        ["--sessions", "0"],
+        ["--rounds", "0"],
+        ["--duration", "0"],
+        ["--warmup", "1"],
+        ["--packet-ms", "0"],
+        ["--packet-ms", "20.01"],  # not a whole number of samples at 48 kHz
+    ],
 )
 def test_bad_options_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
@@ -123,3 +131,8 @@ def test_the_chart_is_written(tmp_path: Path) -> None:
     path = tmp_path / "charts" / "breakdown.png"
     breakdown.write_png(path, floor, synced)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_packet_option_sets_avsyncs_packets() -> None:
+    assert breakdown.parse_args(["--packet-ms", "40"]).config.packet_samples == 1920
+    assert breakdown.parse_args([]).config == CONFIG
