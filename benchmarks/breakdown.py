@@ -51,7 +51,7 @@ import avsync._publisher
 from avsync._progress import ProgressBar
 
 from .endpoints import CONFIG, OPENERS, Opener, make_media, open_avsync
-from .fleet import SETUP_S, Plan, Session, drain, run_session
+from .fleet import SETUP_S, STAGGER_S, Plan, Session, drain, run_session
 from .machine import machine_facts
 
 KINDS = ("baseline", "avsync")
@@ -170,7 +170,7 @@ class Split:
 
     @classmethod
     def mean(cls, splits: Sequence[Split]) -> Split:
-        """The splits of several fleets of one kind, averaged."""
+        """The splits of several fleets of one kind, averaged (their windows added up)."""
         count = len(splits)
         return cls(
             kind=splits[0].kind,
@@ -300,8 +300,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.rounds < 1:
         parser.error("--sessions and --rounds must be >= 1")
-    if args.duration <= 0 or args.warmup <= 1.0:
-        parser.error("--duration must be positive and --warmup over 1 s (the starts' spread)")
+    if args.duration <= 0 or args.warmup <= STAGGER_S:
+        parser.error(
+            f"--duration must be positive and --warmup over {STAGGER_S:g} s (the starts' spread)"
+        )
     try:
         args.config = attrs.evolve(CONFIG, packet_ms=args.packet_ms)
     except ValueError as error:

@@ -66,18 +66,22 @@ async def test_output_frames_are_timed_only_while_measuring_and_the_builders_res
         async for frame in frames:
             received.append(frame)
 
+    steps = breakdown.StepTimer()
+    trio.lowlevel.add_instrument(steps)
     with breakdown.timing_output_frames(timer):
         async with avsync.open_synchronizer(CONFIG) as sync, trio.open_nursery() as nursery:
             nursery.start_soon(consume, sync.audio_frames())
             await sync.write_audio(speech(0, RATE // 5))
             await trio.sleep(0.1)
-            timer.measuring = True
+            timer.measuring = steps.measuring = True
             await trio.sleep(0.2)  # ten 20 ms ticks, each an output packet
-            timer.measuring = False
+            timer.measuring = steps.measuring = False
             await trio.sleep(0.1)
             await sync.aclose()
+    trio.lowlevel.remove_instrument(steps)
     assert 9 <= timer.frames <= 11 and len(received) >= timer.frames + 9
     assert timer.seconds > 0
+    assert steps.seconds["rings"] > 0  # the clock's ticks run in the alarm service's task
     assert (avsync._publisher.make_audio_frame, avsync._publisher.to_video_frame) == originals
 
 
