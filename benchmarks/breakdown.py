@@ -51,7 +51,7 @@ import avsync._publisher
 from avsync._progress import ProgressBar
 
 from .endpoints import CONFIG, OPENERS, Opener, make_media, open_avsync
-from .fleet import SETUP_S, STAGGER_S, Plan, Session, drain, run_session
+from .fleet import SETUP_S, STAGGER_S, Plan, Session, drain, run_session, watch
 from .machine import machine_facts
 
 KINDS = ("baseline", "avsync")
@@ -193,30 +193,26 @@ async def run_kind(
     duration: float,
     progress: ProgressBar,
 ) -> Split:
-    """One fleet of ``kind``, its sessions opened by ``opener``: its CPU over the window, split."""
+    """One fleet of ``kind``, its sessions opened by ``opener``: its CPU over the window
+    (measured as :func:`benchmarks.fleet.watch` measures every fleet's), split."""
     steps, frames = StepTimer(), FrameTimer()
+
+    def measuring(on: bool) -> None:
+        steps.measuring = frames.measuring = on
+
     media = make_media()
     plan = Plan.make(trio.current_time() + SETUP_S, sessions, warmup, duration)
+    fleet = [Session() for _ in plan.starts]
     trio.lowlevel.add_instrument(steps)
     try:
         with timing_output_frames(frames):
             async with trio.open_nursery() as nursery:
-                for start_at in plan.starts:
-                    nursery.start_soon(
-                        run_session, opener, media, start_at, plan.stop_at, Session()
-                    )
-                await trio.sleep_until(plan.warm_at)
-                steps.measuring = frames.measuring = True
-                cpu, wall = time.process_time(), time.perf_counter()
-                while trio.current_time() < plan.end_at:
-                    await trio.sleep_until(min(trio.current_time() + 1, plan.end_at))
-                    progress.update(trio.current_time() - plan.warm_at, LABELS[kind])
-                steps.measuring = frames.measuring = False
-                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                for start_at, session in zip(plan.starts, fleet, strict=True):
+                    nursery.start_soon(run_session, opener, media, start_at, plan.stop_at, session)
+                window = await watch(plan, fleet, progress, LABELS[kind], measuring)
     finally:
         trio.lowlevel.remove_instrument(steps)
-    progress.close()
-    return Split.measure(kind, sessions, wall, cpu, steps, frames)
+    return Split.measure(kind, sessions, window.wall_s, window.cpu_s, steps, frames)
 
 
 async def run(args: argparse.Namespace) -> dict[str, list[Split]]:

@@ -132,8 +132,8 @@ def write_breakdown_chart(
     title: str,
 ) -> None:
     """Write a PNG of stacked bars, one per name of ``bars`` (ms of CPU per session-second by
-    part, stacked in the order of the first bar's parts, bottom up), with a dashed horizontal
-    line at ``line``'s height, labelled with its text."""
+    part, stacked bottom up in the order the parts first appear), with a dashed horizontal line
+    at ``line``'s height, labelled with its text."""
     parts = list(dict.fromkeys(part for parts in bars.values() for part in parts))
     figure = Figure(figsize=(650 / DPI, 480 / DPI), dpi=DPI, layout="constrained")
     axes = figure.subplots()

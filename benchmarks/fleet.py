@@ -193,14 +193,22 @@ def show_load(progress: ProgressBar, label: str, elapsed_s: float, load: float) 
 
 
 async def watch(
-    plan: Plan, sessions: Sequence[Session], progress: ProgressBar, label: str
+    plan: Plan,
+    sessions: Sequence[Session],
+    progress: ProgressBar,
+    label: str,
+    measuring: Callable[[bool], None] | None = None,
 ) -> Window:
     """Snapshot every session at the start and end of the window; measure CPU in between,
-    shown each second on ``progress`` after ``label``."""
+    shown each second on ``progress`` after ``label``. ``measuring(True)`` is called where the
+    CPU measurement starts and ``measuring(False)`` where it ends, for measurements of its own
+    over the same span."""
     await trio.sleep_until(plan.warm_at)
     await snapshot_all(sessions, warm=True)
     started = sum(session.started for session in sessions)
     preempted_start = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    if measuring is not None:
+        measuring(True)
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     cpu_last, wall_last = cpu_start, wall_start
     second = 1
@@ -212,6 +220,8 @@ async def watch(
         second += 1
     await trio.sleep_until(plan.end_at)
     cpu_end, wall_end = time.process_time(), time.perf_counter()
+    if measuring is not None:
+        measuring(False)
     preempted = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - preempted_start
     rss = current_rss_mb()
     await snapshot_all(sessions, warm=False)
