@@ -3,8 +3,9 @@
 Frames are held as I420 arrays of shape ``(height * 3 // 2, width)`` (the layout PyAV's
 ``yuv420p`` ndarray uses), or, for a caller's ``yuv420p`` frame of the output size, as views of
 its three planes (shared, not copied: the ownership rule of ``write_video``), so that every
-emission can wrap the same pixels in a fresh ``av.VideoFrame`` without copying them. No trio
-here.
+emission can wrap the same pixels in a fresh ``av.VideoFrame`` without copying them. Wrapping
+three separate planes needs ``VideoFrame.from_dlpack`` (PyAV 17 and newer); with an older PyAV
+such a frame is copied into one I420 array once, when it is written. No trio here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ __all__ = [
 MAX_DIMENSION = 8192
 BLACK_Y, NEUTRAL_UV = 16, 128  # video-range black, as PyAV's RGB->YUV conversion produces
 VIDEO_TIME_BASE = Fraction(1, 90000)
+#: whether this PyAV can wrap a caller's three planes in a new frame without copying them
+SHARES_PLANES = hasattr(av.VideoFrame, "from_dlpack")
 
 
 def black_image(width: int, height: int) -> Plane:
@@ -56,29 +59,50 @@ def _check_dimensions(width: int, height: int) -> None:
         raise InvalidVideoError(f"frame has no pixels ({width}x{height})")
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
         raise InvalidVideoError(f"frame {width}x{height} exceeds {MAX_DIMENSION} pixels a side")
-    if width % 2 or height % 2:
-        raise InvalidVideoError(
-            f"frame dimensions must be even for 4:2:0 video, got {width}x{height}"
-        )
+
+
+#: the pixel formats of ``av.VideoFrame`` that ``write_video`` takes: what decoders and renderers
+#: hand over. Others are refused, not tried: some crash swscale in older FFmpeg builds.
+FRAME_FORMATS = frozenset(
+    {
+        *("yuv420p", "yuvj420p", "yuva420p", "nv12", "nv21", "yuv420p10le", "p010le"),
+        *("yuv422p", "yuvj422p", "yuyv422", "uyvy422", "yuv444p", "yuvj444p", "gbrp"),
+        *("rgb24", "bgr24", "rgba", "bgra", "argb", "abgr", "rgb0", "bgr0", "0rgb", "0bgr"),
+        *("rgb48le", "rgb565le", "gray", "gray16le"),
+    }
+)
+#: the numpy shapes ``write_video`` takes, by number of dimensions and channels: PyAV's format
+NUMPY_FORMATS = {(3, 3): "rgb24", (3, 4): "rgba", (2, 1): "gray"}
 
 
 def prepare_video(frame: object, config: SyncConfig) -> Image:
     """Validate a ``write_video`` frame and return it as an I420 image of the output size,
     letterboxed (black bars, centred) when the aspect ratio differs.
 
+    Takes an ``av.VideoFrame`` of any size (odd ones too) in a pixel format of
+    :data:`FRAME_FORMATS` (yuv420p, yuvj420p, nv12, rgb24, bgr24, rgba, bgra, argb, gray, ...),
+    or a numpy uint8 array: ``(h, w, 3)`` RGB, ``(h, w, 4)`` RGBA (alpha ignored) or ``(h, w)``
+    gray.
+
     A ``yuv420p`` frame of the output size is not converted: its planes are shared, not copied
     (the caller hands the frame over and must not modify it), unless ``config.copy_video``, which
-    copies it (one memcpy) so the caller may reuse its frame. Raises :class:`InvalidVideoError` /
-    :class:`InvalidVideoTypeError` saying what is wrong.
+    copies it (one memcpy) so the caller may reuse its frame, and with a PyAV that cannot share
+    planes (:data:`SHARES_PLANES`). Raises :class:`InvalidVideoError` /
+    :class:`InvalidVideoTypeError` saying what is wrong; never anything else.
     """
     if isinstance(frame, av.VideoFrame):
         _check_dimensions(frame.width, frame.height)
+        if frame.format.name not in FRAME_FORMATS:
+            raise InvalidVideoError(
+                f"pixel format {frame.format.name} is not supported; convert the frame to one of "
+                f"{', '.join(sorted(FRAME_FORMATS))} (frame.reformat(format='yuv420p'))"
+            )
         if (
             frame.width == config.width
             and frame.height == config.height
             and frame.format.name == "yuv420p"
         ):
-            if config.copy_video:
+            if config.copy_video or not SHARES_PLANES:
                 return _copy_i420(frame)
             planes = frame.planes
             return (plane_pixels(planes[0]), plane_pixels(planes[1]), plane_pixels(planes[2]))
@@ -88,15 +112,18 @@ def prepare_video(frame: object, config: SyncConfig) -> Image:
             f"video must be an av.VideoFrame or a numpy array, got {type(frame).__name__}"
         )
     if frame.dtype != np.uint8:
-        raise InvalidVideoTypeError(f"numpy video must be uint8 RGB, got dtype {frame.dtype}")
-    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InvalidVideoTypeError(f"numpy video must be uint8, got dtype {frame.dtype}")
+    channels = frame.shape[2] if frame.ndim == 3 else 1
+    pixel_format = NUMPY_FORMATS.get((frame.ndim, channels))
+    if pixel_format is None:
         raise InvalidVideoError(
-            f"numpy video must have shape (height, width, 3), got {frame.shape}"
+            "numpy video must have shape (height, width, 3) for RGB, (height, width, 4) for "
+            f"RGBA or (height, width) for gray, got {frame.shape}"
         )
     height, width = frame.shape[:2]
     _check_dimensions(width, height)
-    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-    return _letterbox(rgb, config.width, config.height)
+    pixels = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=pixel_format)
+    return _letterbox(pixels, config.width, config.height)
 
 
 def _copy_i420(frame: av.VideoFrame) -> Plane:

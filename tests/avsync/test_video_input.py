@@ -22,7 +22,7 @@ import trio.testing
 
 import avsync
 from avsync._messages import Image
-from avsync._video import prepare_video, to_video_frame
+from avsync._video import FRAME_FORMATS, SHARES_PLANES, prepare_video, to_video_frame
 
 BLACK_Y, NEUTRAL = 16, 128
 WHITE_Y = 235
@@ -113,6 +113,7 @@ def test_extreme_aspects_give_a_valid_image(width: int, height: int) -> None:
 # == prepare_video: formats ======================================================================
 
 
+@pytest.mark.skipif(not SHARES_PLANES, reason="this PyAV has no VideoFrame.from_dlpack")
 def test_yuv420p_of_the_target_size_is_shared_not_copied() -> None:
     pixels = np.random.default_rng(3).integers(0, 256, (480 * 3 // 2, 640), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
@@ -125,10 +126,16 @@ def test_yuv420p_of_the_target_size_is_shared_not_copied() -> None:
     np.testing.assert_array_equal(to_video_frame(image, 0).to_ndarray(), pixels)
 
 
-def test_yuv420p_of_the_target_size_is_copied_with_copy_video() -> None:
+@pytest.mark.parametrize(
+    "copy_video",
+    [True, pytest.param(False, marks=pytest.mark.skipif(SHARES_PLANES, reason="shared"))],
+)
+def test_yuv420p_of_the_target_size_is_copied_with_copy_video_or_an_older_pyav(
+    copy_video: bool,
+) -> None:
     pixels = np.random.default_rng(3).integers(0, 256, (480 * 3 // 2, 640), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
-    image = prepare_video(frame, make_config(640, 480, copy_video=True))
+    image = prepare_video(frame, make_config(640, 480, copy_video=copy_video))
     np.testing.assert_array_equal(image, pixels)
     frame.planes[0].update(bytes(frame.planes[0].buffer_size))  # the caller reuses its frame
     assert not frame.to_ndarray()[:480].any()
@@ -148,37 +155,43 @@ def _solid_frames() -> dict[str, object]:
         "rgb24": av.VideoFrame.from_ndarray(red, format="rgb24"),
         "bgr24": av.VideoFrame.from_ndarray(np.ascontiguousarray(red[..., ::-1]), format="bgr24"),
         "rgba": av.VideoFrame.from_ndarray(np.concatenate([red, alpha], axis=2), format="rgba"),
+        "bgra": av.VideoFrame.from_ndarray(
+            np.concatenate([red[..., ::-1], alpha], axis=2), format="bgra"
+        ),
+        "argb": av.VideoFrame.from_ndarray(np.concatenate([alpha, red], axis=2), format="argb"),
         "yuv444p": av.VideoFrame.from_ndarray(np.stack(yuv), format="yuv444p"),
         "nv12": av.VideoFrame.from_ndarray(nv12, format="nv12"),
         "rgb24 at the target size": av.VideoFrame.from_ndarray(rgb(48, 64, (255, 0, 0)), "rgb24"),
+        "rgb24 of an odd size": av.VideoFrame.from_ndarray(rgb(97, 131, (255, 0, 0)), "rgb24"),
         "numpy rgb": red,
+        "numpy rgba": np.concatenate([red, alpha], axis=2),
+        "numpy rgb of an odd size": rgb(49, 65, (255, 0, 0)),
     }
 
 
 @pytest.mark.parametrize("name", list(_solid_frames()))
 def test_pixel_formats_are_converted_to_the_same_yuv420p(name: str) -> None:
     image = prepare_video(_solid_frames()[name], make_config(64, 48))
-    y, u, v = planes(image, 64, 48)
+    # (scaled from an odd size, older FFmpeg builds miss the last chroma sample by a few %)
+    y, u, v = (plane[:-1, :-1] for plane in planes(image, 64, 48))
     assert np.all(np.abs(y.astype(int) - RED_YUV[0]) <= 1)
     assert np.all(np.abs(u.astype(int) - RED_YUV[1]) <= 1)
     assert np.all(np.abs(v.astype(int) - RED_YUV[2]) <= 1)
 
 
-def test_gray_frame_is_accepted_with_neutral_chroma() -> None:
-    frame = av.VideoFrame.from_ndarray(np.full((96, 128), 200, np.uint8), format="gray")
+@pytest.mark.parametrize("as_numpy", [False, True], ids=["VideoFrame", "numpy"])
+def test_gray_frame_is_accepted_with_neutral_chroma(as_numpy: bool) -> None:
+    gray = np.full((96, 128), 200, np.uint8)
+    frame = gray if as_numpy else av.VideoFrame.from_ndarray(gray, format="gray")
     y, u, v = planes(prepare_video(frame, make_config(64, 48)), 64, 48)
     assert np.all(y == y[0, 0]) and 180 <= y[0, 0] <= 200
     assert np.all(u == NEUTRAL) and np.all(v == NEUTRAL)
 
 
+@pytest.mark.parametrize("pixel_format", sorted(FRAME_FORMATS))
 @pytest.mark.parametrize(
-    "pixel_format",
-    [
-        *("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12", "nv21", "gray", "gray16le"),
-        *("rgb48le", "gbrp", "yuva420p", "argb", "bgra", "rgb565le"),
-    ],
+    ("width", "height"), [(1280, 720), (64, 48), (100, 300), (1, 1), (33, 17), (641, 359)]
 )
-@pytest.mark.parametrize(("width", "height"), [(1280, 720), (64, 48), (100, 300)])
 def test_any_size_and_pixel_format_gives_an_output_sized_image(
     pixel_format: str, width: int, height: int
 ) -> None:
