@@ -240,8 +240,10 @@ class Synchronizer:
     async def write_video(
         self, frame: Any, *, pts: float | None = None, epoch: int | None = None
     ) -> None:
-        """Queue a frame: an ``av.VideoFrame`` (any size and format) or a numpy uint8
-        ``(h, w, 3)`` RGB array, shown at ``width x height`` (letterboxed if the aspect differs).
+        """Queue a frame: an ``av.VideoFrame`` of any size in any pixel format a decoder or a
+        renderer hands over (yuv420p, yuvj420p, nv12, rgb24, bgr24, rgba, bgra, argb, gray,
+        ...), or a numpy uint8 ``(h, w, 3)`` RGB, ``(h, w, 4)`` RGBA or ``(h, w)`` gray array,
+        shown at ``width x height`` (letterboxed if the aspect differs).
 
         With ``pts`` (seconds, on the epoch's audio timeline) the frame is shown when that audio
         is heard; without, when the audio written so far has been heard. Same errors, stale-epoch

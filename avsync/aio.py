@@ -452,7 +452,7 @@ class AVSynchronizer:
     async def write_video(
         self, frame: Any, *, pts: float | None = None, epoch: int | None = None
     ) -> None:
-        """Queue a frame (``av.VideoFrame`` or numpy uint8 ``(h, w, 3)`` RGB), shown at
+        """Queue a frame (``av.VideoFrame`` or a numpy uint8 RGB, RGBA or gray array), shown at
         ``width x height``; see :meth:`avsync.Synchronizer.write_video`. Returns once the frame
         is queued, or, if it was due at once (no audio buffered before it), handed to the
         outputs: the next ``video_track.recv()`` returns it. The frame is handed over: a

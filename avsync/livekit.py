@@ -516,11 +516,12 @@ class AVSynchronizer:
 
     async def _push_audio(self, frame: rtc.AudioFrame, timestamp: float | None) -> None:
         samples = np.frombuffer(frame.data, np.int16).copy()
-        if frame.num_channels != self._channels:
+        if frame.num_channels not in (1, self._channels):
             raise InvalidAudioError(
-                f"audio frame has {frame.num_channels} channels, the AudioSource {self._channels}"
+                f"audio frame has {frame.num_channels} channels, the AudioSource "
+                f"{self._channels} (mono is taken too)"
             )
-        samples = samples.reshape(-1, self._channels)
+        samples = samples.reshape(-1, frame.num_channels)  # (mono: avsync spreads it)
         duration = frame.samples_per_channel / frame.sample_rate
         turn = self._current_turn()
         if turn.ended:

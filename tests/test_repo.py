@@ -33,6 +33,14 @@ def test_ci_lints_and_type_checks() -> None:
         assert tool in commands
 
 
+def test_ci_tests_the_environments_users_have() -> None:
+    commands = ci_commands()
+    assert commands.index(".ci/environments") < len(commands) - 1
+    script = (ROOT / ".ci" / "environments").read_text()
+    for pin in ("lowest-direct", "vision-agents==0.6.9", "livekit-agents==1.8.9"):
+        assert pin in script
+
+
 def test_ci_installs_chromium_for_the_browser_test() -> None:
     commands = ci_commands()
     install = "command -v chromium || (apt-get update && apt-get install -y chromium)"
