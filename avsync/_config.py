@@ -50,6 +50,15 @@ def _bool(instance: Any, attribute: attrs.Attribute[bool], value: bool) -> None:
         raise ValueError(f"{attribute.name} must be a bool, got {value!r}")
 
 
+def _rgb(instance: Any, attribute: attrs.Attribute[tuple[int, int, int]], value: object) -> None:
+    if not (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)
+    ):
+        raise ValueError(f"{attribute.name} must be a tuple of three ints 0-255, got {value!r}")
+
+
 def _overflow(value: object) -> Overflow:
     """``overflow`` as an :class:`actors.Overflow`: "block" or "drop-oldest" (or the enum)."""
     if isinstance(value, str) and value in (Overflow.BLOCK, Overflow.DROP_OLDEST):
@@ -84,6 +93,12 @@ class SyncConfig:
     #: copy every ``write_video`` frame, for callers that modify or reuse a frame after writing
     #: it; by default a ``yuv420p`` frame of the output size is shared, not copied
     copy_video: bool = attrs.field(default=False, validator=_bool)
+    #: a frame without pts written while no audio plays (before the speech, or in an underrun)
+    #: waits for the next packet: it is shown with the audio written after it, if any comes
+    #: (for providers that write each frame before its audio); otherwise it is shown at once
+    await_following_audio: bool = attrs.field(default=False, validator=_bool)
+    #: the colour (R, G, B) of the picture shown before the first frame
+    placeholder_rgb: tuple[int, int, int] = attrs.field(default=(0, 0, 0), validator=_rgb)
 
     def __attrs_post_init__(self) -> None:
         samples = Fraction(self.packet_ms) * self.sample_rate / 1000

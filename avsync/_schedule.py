@@ -13,9 +13,15 @@ Rules, in order of precedence:
   whose audio was written before it (its pts below the audio write cursor: the audio is there,
   short of a whole packet) waits for that audio however long, as a frame without pts does;
 * a frame without pts is aligned with the audio write cursor at its arrival, and spaced at least
-  1/fps after the previous such frame (wall time); these are never dropped as superseded
-  (only, like any frame, when too late, below);
-* when several timestamped frames are due at once, the newest is shown, the rest are dropped-late;
+  1/fps after the previous such frame (wall time); frames written with no audio between them
+  (aligned alike) are never dropped as superseded, each is shown in turn (only, like any frame,
+  when too late, below). With ``await_following_audio``, one that arrives while no audio plays
+  (before the speech, or in an underrun) with all the audio before it heard waits for the first
+  tick ``FOLLOWING_AUDIO_S`` after it, which either starts the audio written after it (the
+  frame is due with it) or is silence (the frame is due at its arrival);
+* when several frames are due at once, the newest is shown, the rest are dropped-late (a
+  provider faster than ``fps``): timestamped frames by their pts, frames without pts by their
+  own alignment, not the spacing above;
 * new frames are due at least 1/fps apart (a newer due frame replaces one waiting for that).
   The spacing is measured from the previous frame's due time, not from when it went out, so a
   frame that was late (or held back by this rule at a turn's change of phase) never makes the
@@ -51,6 +57,9 @@ EPS = SAME_INSTANT_S
 TICK = 1 / 90000  # one step of the output video clock: the shortest gap between two frames
 LATE_SLACK_S = 0.005  # an emission this much behind plan is stamped with the real time
 DEFAULT_HOLD_S = 0.25
+#: with ``await_following_audio``: a tick this long after a frame came tells whether audio
+#: followed it (the provider's next write, through the ingest, reaches the clock by then)
+FOLLOWING_AUDIO_S = 0.01
 
 
 @attrs.frozen
@@ -82,6 +91,7 @@ class _Playout:
     played_until: float = 0.0  #: media time (s) just after the last real sample emitted
     played_until_at: float = 0.0  #: when that instant is heard
     last_tick_real: bool = False  #: False while the audio underruns
+    last_tick_at: float = -math.inf  #: when the last tick was emitted
     heard: bool = False  #: whether any of the epoch's audio has been emitted
     free_anchor: tuple[float, float] | None = None  #: (wall, media) of free-run, if any
 
@@ -110,8 +120,10 @@ class VideoSchedule:
         hold_s: float = DEFAULT_HOLD_S,
         placeholder: Image,
         offsets_kept: int = 65536,
+        await_following_audio: bool = False,
     ) -> None:
         self.interval = 1.0 / fps
+        self.await_following_audio = await_following_audio
         self.rate = sample_rate
         self.capacity = capacity
         self.av_offset = av_offset_s
@@ -192,6 +204,7 @@ class VideoSchedule:
             return
         playout = self._playout
         playout.speech = tick.speech
+        playout.last_tick_at = tick.at
         if tick.start is not None:
             playout.heard = True
             playout.played_until = (tick.start + tick.real) / self.rate
@@ -218,6 +231,8 @@ class VideoSchedule:
         if speech is SpeechState.ACTIVE:
             # A timestamped frame needs the sample at v itself; a pts-less one is aligned with
             # the end of the audio written before it, which is heard when the sample before ends.
+            if not playout.last_tick_real and self._awaits_next_tick(frame):
+                return None
             if v < playout.played_until - EPS or (
                 not frame.timestamped and v <= playout.played_until + EPS
             ):
@@ -227,7 +242,7 @@ class VideoSchedule:
             return None
         if not frame.timestamped:
             if speech is SpeechState.IDLE:
-                if v > playout.played_until + EPS:
+                if v > playout.played_until + EPS or self._awaits_next_tick(frame):
                     return None  # audio was written before it: wait until that is heard
                 return frame.arrived_at + self.av_offset
             anchor_at, anchor_media = playout.free_anchor or (frame.arrived_at, v)
@@ -241,6 +256,20 @@ class VideoSchedule:
         assert playout.free_anchor is not None
         anchor_at, anchor_media = playout.free_anchor
         return anchor_at + (v - anchor_media) + self.av_offset
+
+    def _awaits_next_tick(self, frame: _Frame) -> bool:
+        """Whether a pts-less ``frame`` that came while no audio was playing (before the
+        speech, or in an underrun) with all the audio before it heard waits for a tick: the
+        audio written after it (a provider writes a frame, then its audio) starts at the first
+        tick :data:`FOLLOWING_AUDIO_S` after the frame came, and a tick of silence then says
+        that none followed."""
+        playout = self._playout
+        return (
+            self.await_following_audio
+            and not frame.timestamped
+            and frame.media >= playout.played_until - EPS
+            and playout.last_tick_at < frame.arrived_at + FOLLOWING_AUDIO_S - EPS
+        )
 
     def _untimed_due(self, frame: _Frame, now: float) -> float | None:
         due = self._due(frame, now)
@@ -326,8 +355,10 @@ class VideoSchedule:
             due = self._due(frame, now) if frame.timestamped else self._untimed_due(frame, now)
             if due is None or due > now + EPS:
                 return None, due
-            if not frame.timestamped or len(frames) == 1 or not frames[1].timestamped:
-                return (frame, due), None  # a pts-less frame is never dropped
+            if len(frames) == 1 or frame.timestamped != frames[1].timestamped:
+                return (frame, due), None
+            if not frame.timestamped and frames[1].media <= frame.media + EPS:
+                return (frame, due), None  # written with no audio between: shown in turn
             next_due = self._due(frames[1], now)
             if next_due is None or next_due > now + EPS:
                 return (frame, due), None

@@ -114,7 +114,7 @@ class Synchronizer:
         ticks: actors.Mailbox[ClockTick] = actors.Mailbox(
             256, actors.Overflow.DROP_OLDEST, name="video-queue.ticks"
         )
-        placeholder = placeholder_image(config.width, config.height)
+        placeholder = placeholder_image(config.width, config.height, config.placeholder_rgb)
         self._schedule = VideoSchedule(
             fps=config.fps,
             sample_rate=config.sample_rate,
@@ -122,6 +122,7 @@ class Synchronizer:
             av_offset_s=config.av_offset_s,
             hold_s=max(DEFAULT_HOLD_S, config.playout_delay_s),
             placeholder=placeholder,
+            await_following_audio=config.await_following_audio,
         )
         self._publisher_state = PublisherState(
             origin=origin,

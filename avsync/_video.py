@@ -45,11 +45,19 @@ def black_image(width: int, height: int) -> Plane:
 
 
 @functools.lru_cache(maxsize=16)
-def placeholder_image(width: int, height: int) -> Plane:
-    """The black image shown before the first frame, and after a flush by a consumer that was
-    shown nothing: one per size in the process, shared by every session of that size (1.4 MB at
-    720p) and read-only."""
+def placeholder_image(width: int, height: int, rgb: tuple[int, int, int] = (0, 0, 0)) -> Plane:
+    """The image of colour ``rgb`` shown before the first frame, and after a flush by a consumer
+    that was shown nothing: one per size and colour in the process, shared by every session of
+    that size (1.4 MB at 720p) and read-only. Black is video-range black, as PyAV converts
+    RGB (0, 0, 0)."""
     image = black_image(width, height)
+    if rgb != (0, 0, 0):
+        pixel = np.full((2, 2, 3), rgb, np.uint8)
+        yuv = av.VideoFrame.from_ndarray(pixel, format="rgb24").reformat(format="yuv420p")
+        y, u, v = (int(plane_pixels(plane)[0, 0]) for plane in yuv.planes)
+        image[:height] = y
+        _chroma_plane(image, width, height, 0)[:] = u
+        _chroma_plane(image, width, height, 1)[:] = v
     image.flags.writeable = False
     return image
 

@@ -92,6 +92,8 @@ class SyncOptions(TypedDict, total=False):
     playout_delay_s: float
     fade_ms: float
     copy_video: bool
+    placeholder_rgb: tuple[int, int, int]
+    await_following_audio: bool
 
 
 def _make_config(

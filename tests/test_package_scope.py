@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
-OUTSIDE_THE_SYNCHRONISER = ("avsync_demo", "trio_asyncio", "matplotlib", "PIL")
+OUTSIDE_THE_SYNCHRONISER = (
+    *("avsync_demo", "trio_asyncio", "matplotlib", "PIL"),
+    *("livekit", "vision_agents", "getstream"),
+)
 
 
 def run_python(code: str, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -29,6 +32,13 @@ def test_importing_avsync_loads_nothing_outside_the_synchroniser() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_vision_agents_face_without_vision_agents_names_the_extra() -> None:
+    as_if_not_installed = "import sys\nsys.modules['vision_agents'] = None\n"
+    result = run_python(as_if_not_installed + "import avsync.vision_agents")
+    assert result.returncode == 1
+    assert "pip install 'avsync[vision-agents]'" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -336,6 +336,10 @@ CONFIG_CASES: list[tuple[str, object, str]] = [
     ("fade_ms", math.inf, "fade_ms"),
     ("fade_ms", math.nan, "fade_ms"),
     ("copy_video", 1, "copy_video must be a bool"),
+    ("await_following_audio", "yes", "await_following_audio must be a bool"),
+    ("placeholder_rgb", (0, 0, 256), "placeholder_rgb must be a tuple of three ints 0-255"),
+    ("placeholder_rgb", [0, 0, 255], "placeholder_rgb must be a tuple"),
+    ("placeholder_rgb", (0, 0), "placeholder_rgb must be a tuple"),
 ]
 
 

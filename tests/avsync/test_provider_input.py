@@ -176,10 +176,10 @@ class Outcome:
 
 
 async def feed(sync: Any, writes: list[Write], sleep: Callable[[float], Any]) -> Outcome:
-    """Write ``writes`` in order through ``sync`` (either face), as fast as it takes them, then
-    end the audio and wait until everything has come out (frames without pts are never
-    superseded: those due together are shown a frame interval apart). Checks that refused
-    writes raise avsync's errors and accepted ones do not."""
+    """Write ``writes`` in order through ``sync`` (either face), as fast as it takes them, each
+    accepted frame followed by a frame interval of speech, then end the audio and wait until
+    everything has come out (frames written with no audio between are shown a frame interval
+    apart). Checks that refused writes raise avsync's errors and accepted ones do not."""
     levels: list[int] = []
     audio_s, audio_count = 0.0, 0
     for write in writes:
@@ -199,6 +199,11 @@ async def feed(sync: Any, writes: list[Write], sleep: Callable[[float], Any]) ->
             audio_count += 1
         else:
             levels.append(LEVELS[len(levels) % len(LEVELS)])
+            # a frame interval of speech: the next frame is due a whole interval later, so
+            # that none is superseded (frames faster than fps are; test_schedule.py)
+            await sync.write_audio(np.full(RATE // FPS, 3000, np.int16), sample_rate=RATE)
+            audio_s += 1 / FPS
+            audio_count += 1
     await sync.end_audio()
     result = await sync.wait_for_playout()
     while sync.stats().video_queued:  # frames due together are shown one a frame interval
@@ -423,7 +428,7 @@ def test_the_livekit_face_publishes_every_provider_frame_and_sample() -> None:
         for i, buffer_type in enumerate([*_PACKED, *_PLANAR]):
             for j, (width, height) in enumerate(SIZES):
                 rate = rates[(i + j) % len(rates)]
-                samples = np.full(rate // 50, 9000, np.int16)
+                samples = np.full(rate // 25, 9000, np.int16)  # (frames 25 a second at most)
                 await sync.push(rtc.AudioFrame(samples.tobytes(), rate, 1, len(samples)))
                 audio_s += len(samples) / rate
                 frame = livekit_frame(rtc, buffer_type, width, height, LEVELS[j % len(LEVELS)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from avsync._messages import FrameKind, VideoIn
+from avsync._messages import ClockTick, FrameKind, SpeechState, VideoIn
 from avsync._schedule import TICK, VideoSchedule
 from avsync._video import black_image
 
@@ -19,7 +19,9 @@ def test_a_frame_held_by_the_one_tick_gap_is_due_but_not_yet_emitted() -> None:
     video = schedule()
     placeholder, _ = video.poll(0.0)
     assert placeholder is not None and placeholder.kind is FrameKind.PLACEHOLDER
-    video.add(frame(0.0))  # due at once, but something went out at this very instant
+    video.on_tick(ClockTick(0, 0.0, 0, 960, SpeechState.ACTIVE))  # media 0 heard at 0.0
+    video.add(VideoIn(0, black_image(64, 48), 0.0, 0.0, 0.0))  # due at once, but something
+    # went out at this very instant
     emission, wake_at = video.poll(0.0)
     assert emission is None and wake_at == TICK
     assert video.new_frame_due(0.0)  # settling waits for it
@@ -39,6 +41,50 @@ def test_a_pts_less_frame_spaced_after_the_previous_one_is_not_due_yet() -> None
     assert video.new_frame_due(0.01 + 1 / 30)
 
 
+def awaiting_schedule() -> VideoSchedule:
+    return VideoSchedule(
+        fps=30,
+        sample_rate=48000,
+        capacity=8,
+        placeholder=black_image(64, 48),
+        await_following_audio=True,
+    )
+
+
+def test_awaiting_following_audio_a_frame_before_the_speech_waits_for_the_next_tick() -> None:
+    video = awaiting_schedule()
+    video.poll(0.0)
+    video.add(frame(0.01))
+    assert not video.new_frame_due(0.015)  # does audio come after it? the next tick tells
+    video.on_tick(ClockTick(0, 0.02, None, 0, SpeechState.IDLE))  # no: due at its arrival
+    first, _ = video.poll(0.02)
+    assert first is not None and first.kind is FrameKind.NEW and first.due == 0.01
+    video.add(frame(0.05))
+    assert not video.new_frame_due(0.055)
+    video.on_tick(ClockTick(0, 0.06, 0, 960, SpeechState.ACTIVE))  # yes: due with it
+    emission, _ = video.poll(0.06)
+    while emission is not None and emission.kind is not FrameKind.NEW:
+        emission, _ = video.poll(0.06)
+    assert emission is not None and emission.due is not None
+    assert abs(emission.due - 0.06) < 1e-9
+
+
+def test_a_pts_less_frame_in_an_underrun_is_due_with_the_audio_written_after_it() -> None:
+    """A provider writes a frame, then its audio: a frame that comes during an underrun, with
+    everything before it heard, is shown when the audio after it starts, not at once."""
+    video = awaiting_schedule()
+    video.on_tick(ClockTick(0, 0.0, 0, 960, SpeechState.ACTIVE))  # media 0-0.02 heard 0-0.02
+    video.on_tick(ClockTick(0, 0.02, None, 0, SpeechState.ACTIVE))  # an underrun
+    video.poll(0.03)
+    video.add(VideoIn(0, black_image(64, 48), None, 0.02, 0.03))  # at the end of the audio
+    assert not video.new_frame_due(0.035)
+    video.on_tick(ClockTick(0, 0.04, 960, 960, SpeechState.ACTIVE))  # its audio resumes
+    emission, _ = video.poll(0.04)
+    while emission is not None and emission.kind is not FrameKind.NEW:
+        emission, _ = video.poll(0.04)
+    assert emission is not None and abs(emission.at - 0.04) < 1e-9
+
+
 # -- driven over time: properties ------------------------------------------------------------------
 
 import itertools  # noqa: E402
@@ -48,7 +94,6 @@ import numpy as np  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from avsync._messages import ClockTick, SpeechState  # noqa: E402
 from avsync._schedule import Emission  # noqa: E402
 
 RATE = 48000
@@ -189,3 +234,50 @@ def test_a_frame_whose_audio_was_written_first_waits_for_it_past_the_hold() -> N
     while emission is not None and emission.kind is not FrameKind.NEW:
         emission, _ = video.poll(1.2)
     assert emission is not None and emission.kind is FrameKind.NEW and emission.at == 1.2
+
+
+def untimed(index: int, cursor: float, arrival: float) -> VideoIn:
+    return VideoIn(0, np.full((72, 64), index % 250, np.uint8), None, cursor, arrival)
+
+
+@given(st.sampled_from([24.0, 25.0, 30.0, 50.0, 60.0, 90.0]), st.floats(1.0, 3.0))
+def test_pts_less_frames_faster_than_fps_stay_in_sync_and_are_counted(
+    provider_fps: float, speed: float
+) -> None:
+    """A provider at ``provider_fps`` (each frame followed by its audio, written ``speed``
+    times faster than real time) into a 30 fps schedule: every frame shown is on screen within
+    one frame interval of its audio, however long the run (a faster provider's extra frames are
+    dropped-late, not queued up); at or below 30 fps none is dropped."""
+    video = VideoSchedule(fps=30, sample_rate=RATE, capacity=256, placeholder=black_image(64, 48))
+    seconds = 2.0
+    count = int(seconds * provider_fps)
+    events = speech_ticks(0, int(seconds * RATE / PACKET), AUDIO_AT)
+    frames = []
+    for index in range(count):
+        media = index / provider_fps
+        frame = untimed(index, media, media / speed)
+        frames.append(frame)
+        events.append((frame.arrived_at, 1, frame))
+    emitted = drive(video, events, until=AUDIO_AT + seconds + 0.5)
+    shown = {id(e.image): e for e in emitted if e.kind is FrameKind.NEW}
+    for frame in frames:
+        emission = shown.get(id(frame.image))
+        if emission is not None and frame.cursor > 0:  # (the first, with no audio yet: at once)
+            assert AUDIO_AT + frame.cursor - 1e-6 <= emission.at
+            assert emission.at <= AUDIO_AT + frame.cursor + 1 / 30 + 1e-6
+    counters = video.counters
+    assert len(shown) + counters.dropped_late + video.queued == count
+    if provider_fps <= 30:
+        assert counters.dropped_late == 0
+
+
+def test_pts_less_frames_written_with_no_audio_between_are_shown_in_turn() -> None:
+    """Three frames written back to back after the same audio are all shown, 1/fps apart."""
+    video = VideoSchedule(fps=30, sample_rate=RATE, capacity=8, placeholder=black_image(64, 48))
+    events = speech_ticks(0, 50, AUDIO_AT)
+    frames = [untimed(index, 0.2, 0.0) for index in range(3)]
+    events += [(0.0, 1, frame) for frame in frames]
+    emitted = [e for e in drive(video, events, until=1.0) if e.kind is FrameKind.NEW]
+    assert [id(e.image) for e in emitted] == [id(frame.image) for frame in frames]
+    assert np.allclose(np.diff([e.at for e in emitted]), 1 / 30)
+    assert video.counters.dropped_late == 0

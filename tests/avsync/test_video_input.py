@@ -246,6 +246,25 @@ def check_video_format(outputs: Outputs, config: avsync.SyncConfig) -> None:
     assert np.all(np.diff(outputs.video_pts()) > 0), "video pts strictly increase"
 
 
+@pytest.mark.parametrize("rgb_colour", [(0, 0, 0), (0, 0, 255), (255, 255, 255), (200, 30, 90)])
+async def test_the_placeholder_has_the_configured_colour_as_pyav_converts_it(
+    rgb_colour: tuple[int, int, int], autojump_clock: trio.testing.MockClock
+) -> None:
+    config = make_config(64, 48, placeholder_rgb=rgb_colour)
+    outputs = Outputs()
+    async with avsync.open_synchronizer(config) as sync, trio.open_nursery() as nursery:
+        await nursery.start(record, sync, outputs)
+        await trio.sleep(0.1)
+        await sync.aclose()
+    shown = outputs.video[0][1].to_ndarray()
+    expected = av.VideoFrame.from_ndarray(rgb(48, 64, rgb_colour), "rgb24").reformat(
+        format="yuv420p"
+    )
+    np.testing.assert_array_equal(shown, expected.to_ndarray())
+    if rgb_colour == (0, 0, 0):
+        assert np.all(shown[:48] == BLACK_Y) and np.all(shown[48:] == NEUTRAL)
+
+
 @pytest.mark.parametrize("fps", [15, 30, 60])
 async def test_placeholder_first_then_repeats_every_frame_interval(
     fps: int, autojump_clock: trio.testing.MockClock
