@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -45,8 +45,6 @@ __all__ = [
     "MailboxStats",
     "Overflow",
     "receive_first",
-    "receive_first_before",
-    "receive_all_nowait",
     "receive_first_nowait",
     "wait_queued",
 ]
@@ -384,19 +382,11 @@ class Mailbox(Generic[M]):
 
 
 async def _park(
-    mailboxes: Sequence[Mailbox[Any]],
-    timer: trio.CancelScope | None = None,
-    handle_now: Callable[[Any], bool] | None = None,
-) -> bool:
-    """Wait until a put or close on any of ``mailboxes`` (return True) or, if ``timer`` is the
-    caller's innermost cancel scope, until its deadline (return False). Takes nothing itself;
-    with ``handle_now``, puts meanwhile may be handled by the putting tasks (see
-    :class:`_Waiter`), and an error raised there is raised here.
-
-    Cancellable. The timer's deadline ends the wait quietly: the abort callback reschedules the
-    task with False instead of letting trio raise ``Cancelled`` into it, so a timed wait costs
-    no exception. Any other cancellation raises ``Cancelled`` as usual (if it comes together with
-    the deadline, at the caller's next checkpoint)."""
+    mailboxes: Sequence[Mailbox[Any]], handle_now: Callable[[Any], bool] | None = None
+) -> None:
+    """Wait until a put or close on any of ``mailboxes``. Takes nothing itself; with
+    ``handle_now``, puts meanwhile may be handled by the putting tasks (see :class:`_Waiter`),
+    and an error raised there is raised here. Cancellable (raises ``Cancelled`` as usual)."""
     for mailbox in mailboxes:
         if mailbox._waiter is not None:
             raise trio.BusyResourceError(
@@ -409,15 +399,11 @@ async def _park(
 
     def abort(_: object) -> Abort:
         waiter.detach()
-        if timer is not None and timer.cancel_called:
-            reschedule(task, outcome.Value(False))
-            return Abort.FAILED  # rescheduled already, with the deadline's answer
         return Abort.SUCCEEDED
 
-    woken: bool = await wait_task_rescheduled(abort)
+    await wait_task_rescheduled(abort)
     if waiter.error is not None:
         raise waiter.error
-    return woken
 
 
 def _take_first(mailboxes: Sequence[Mailbox[Any]]) -> tuple[int, Any] | None:
@@ -440,14 +426,6 @@ def receive_first_nowait(*mailboxes: Mailbox[Any]) -> tuple[int, Any]:
     if taken is None:
         raise trio.WouldBlock
     return taken
-
-
-def receive_all_nowait(*mailboxes: Mailbox[Any]) -> Iterator[Any]:
-    """Every message already queued in ``mailboxes``, each taken in turn from the first
-    non-empty one in argument order (so a message put in an earlier mailbox meanwhile overtakes
-    the rest); stops when all are empty. Never waits."""
-    while (taken := _take_first(mailboxes)) is not None:
-        yield taken[1]
 
 
 @overload
@@ -500,48 +478,6 @@ async def receive_first(
             return taken
         await _park(mailboxes, handle_now=handle_now)
         yielded = True
-
-
-@overload
-async def receive_first_before(deadline: float, a: Mailbox[A], /) -> tuple[int, A] | None: ...
-@overload
-async def receive_first_before(
-    deadline: float, a: Mailbox[A], b: Mailbox[B], /
-) -> tuple[int, A | B] | None: ...
-@overload
-async def receive_first_before(
-    deadline: float, a: Mailbox[A], b: Mailbox[B], c: Mailbox[C], /
-) -> tuple[int, A | B | C] | None: ...
-@overload
-async def receive_first_before(
-    deadline: float, *mailboxes: Mailbox[Any]
-) -> tuple[int, Any] | None: ...
-
-
-async def receive_first_before(deadline: float, *mailboxes: Mailbox[Any]) -> tuple[int, Any] | None:
-    """As :func:`receive_first`, but return None once the trio clock reaches ``deadline``
-    (absolute, as ``trio.current_time()``) with no message taken.
-
-    A queued message is taken even if the deadline has passed. Reaching the deadline raises
-    nothing: the wait costs one cancel scope and no ``Cancelled`` exception, which is what makes
-    it cheaper than ``receive_first`` under ``trio.move_on_at`` for an actor that wakes on a
-    schedule. Always a checkpoint; cancellation never loses a message.
-    """
-    await checkpoint_if_cancelled()
-    taken = _take_first(mailboxes)
-    if taken is not None or _any_closed(mailboxes) or deadline <= trio.current_time():
-        await cancel_shielded_checkpoint()
-        if taken is None and _any_closed(mailboxes):
-            raise trio.EndOfChannel
-        return taken
-    with trio.CancelScope(deadline=deadline) as timer:
-        while await _park(mailboxes, timer):
-            taken = _take_first(mailboxes)
-            if taken is not None:
-                return taken
-            if _any_closed(mailboxes):
-                raise trio.EndOfChannel
-    return None
 
 
 async def wait_queued(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from trio import WouldBlock
-
 from ._mailbox import MailboxClosed, MailboxFull
 from ._ref import ActorRef
 
@@ -52,19 +50,6 @@ class Topic(Generic[M]):
             try:
                 accepted += await ref.tell(message)
             except MailboxFull:
-                pass
-            except MailboxClosed:
-                self.unsubscribe(ref)
-        return accepted
-
-    def publish_nowait(self, message: M) -> int:
-        """Deliver without waiting; a blocking subscriber that is full does not get the message.
-        Return how many subscribers accepted it."""
-        accepted = 0
-        for ref in list(self._subscribers):
-            try:
-                accepted += ref.tell_nowait(message)
-            except (MailboxFull, WouldBlock):
                 pass
             except MailboxClosed:
                 self.unsubscribe(ref)

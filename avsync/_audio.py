@@ -299,10 +299,6 @@ class Packetizer:
         return packet, real
 
 
-def duration_samples(seconds: float, rate: int) -> int:
-    return math.floor(seconds * rate + 0.5)
-
-
 def int16_samples(frame: av.AudioFrame) -> Samples:
     """An audio frame's samples as (samples, channels) int16, whatever its sample format
     (planar or packed; float scaled by 32767 and rounded, wider integers shifted down)."""

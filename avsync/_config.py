@@ -124,10 +124,6 @@ class SyncConfig:
         return self.packet_samples / self.sample_rate
 
     @functools.cached_property
-    def frame_interval_s(self) -> float:
-        return 1.0 / self.fps
-
-    @functools.cached_property
     def video_queue_frames(self) -> int:
         """Most frames the video queue holds."""
         return max(1, math.floor(self.video_buffer_s * self.fps))

@@ -84,7 +84,7 @@ class _Frame:
 
 
 @attrs.define
-class _Playout:
+class _AudioHeard:
     """How far the current epoch's audio has been heard."""
 
     speech: SpeechState = SpeechState.IDLE
@@ -131,7 +131,7 @@ class VideoSchedule:
         self.gate = EpochGate()
         self.counters = ScheduleCounters()
         self._frames: deque[_Frame] = deque()
-        self._playout = _Playout()
+        self._playout = _AudioHeard()
         self._on_screen: Image = placeholder
         self._showing_placeholder = True
         self._last_emit_at: float | None = None
@@ -163,7 +163,7 @@ class VideoSchedule:
         kept = [frame for frame in self._frames if frame.epoch >= epoch]
         self.counters.dropped_stale += len(self._frames) - len(kept)
         self._frames = deque(kept)
-        self._playout = _Playout()
+        self._playout = _AudioHeard()
         self._last_untimed_due = None
         self._last_new_due = None  # a new turn's timeline has its own phase: the cap starts afresh
 

@@ -5,7 +5,7 @@ The scenarios and the measurement are :mod:`benchmarks.livekit`'s: the synchroni
 ``rtc.AudioSource`` and an ``rtc.VideoSource``, an observer reads them back through local tracks
 and ``rtc.AudioStream`` / ``rtc.VideoStream``; audio samples and video frames carry marks, so
 the offset of every frame is measured from what the sources deliver (positive = video late).
-The limits are the issue's: |median| <= 5 ms and p99 of |offset| <= 12 ms, in lock-step and
+The limits are the face's: |median| <= 5 ms and p99 of |offset| <= 12 ms, in lock-step and
 after a 250 ms producer stall followed by the backlog; nothing of the old turn after
 ``clear_queue()``; ``wait_for_playout()`` returns after ``reset()`` with frames queued.
 

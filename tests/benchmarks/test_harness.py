@@ -1,5 +1,5 @@
-"""The benchmark harness: the baseline behaves as the tools it stands for, avsync meets the
-issue's bar in the same matrix, and ``python -m benchmarks`` runs end to end."""
+"""The benchmark harness: the enqueue-time baseline behaves as the tools it stands for, avsync
+meets its sync bar in the same matrix, and ``python -m benchmarks`` runs end to end."""
 
 from __future__ import annotations
 
