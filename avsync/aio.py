@@ -11,47 +11,13 @@
 
     asyncio.run(main())  # no trio at the call site
 
-Underneath runs the trio :class:`~avsync.Synchronizer`, unchanged: same clock, same epoch
-guarantee, same errors, with trio as a *guest* of the running asyncio loop
-(:mod:`avsync._guest`: one trio run per thread hosts every synchroniser of the loop, and no trio
-state is left behind when the last one closes). Trio programs keep using the trio API and
-trio-asyncio; beware that importing ``trio_asyncio`` installs its event loop policy, after which a
-plain ``asyncio.run()`` creates a trio-asyncio loop (the synchronisers are then hosted in that
-trio run).
-
-How calls cross over. Each synchroniser is a trio task of the host's run, holding its
-``Synchronizer`` running plus a nursery for calls. An awaited method
-(``write_audio``, ``flush``...) creates an asyncio future, asks trio through the run's
-:class:`~trio.lowlevel.TrioToken` (``run_sync_soon``, thread-safe, wakes trio) to start a trio task
-that makes the call on the trio ``Synchronizer``, and awaits the future, which that task resolves
-with the result or the very exception raised (``InvalidAudioError``, ``EpochError``,
-``SynchronizerClosed``...). The crossing costs about 0.1 ms.
-
-Cancellation: a cancelled asyncio caller cancels its trio task and waits for it to end before
-``CancelledError`` propagates, so no work is left running behind it. A cancelled write either wrote
-nothing (the usual case, when it was waiting for buffer space) or, if it had completed before the
-cancellation reached trio, wrote everything; never part of it.
-
-Lifecycle: the constructor validates the configuration and builds the synchroniser without
-starting it, so it may run where no loop runs (a plain ``__init__``, a fixture);
-``audio_track`` and ``video_track`` are there at once, to hand to aiortc. The synchroniser starts
-in ``await sync.start()`` or ``async with`` (the explicit way, recommended), or by itself on the
-first awaited call or the first ``recv()`` of either track. It is bound to the loop it started
-on. ``stats()`` needs it started (else ``RuntimeError``); ``epoch`` is 0 before the start.
-``track.stop()`` ends that track only (aiortc stops a sender's track so): the other track and
-the writes go on. ``aclose()`` closes the trio synchroniser (every output ends: tracks raise
-``MediaStreamError``), ends the guest run if it was the last synchroniser and waits for that;
-afterwards every call raises :class:`~avsync.SynchronizerClosed` at once. If the program's main
-coroutine returns without ``aclose()``, ``asyncio.run()``'s final cancellation of leftover tasks
-closes the synchronisers and ends the guest run (only leave the loop by way of ``asyncio.run`` or
-after ``aclose()``).
-
-Failures: if the synchroniser fails (an actor escalates a crash), every output ends, calls raise
-``SynchronizerClosed`` (once the failure has reached this object, with the failure as
-``__cause__``) and the failure itself is raised by
-``start()`` if it happened there, else by the first ``aclose()`` (or ``async with`` exit), as
-``open_synchronizer`` raises it in trio. A failure nobody collects is logged by asyncio as a future
-exception never retrieved.
+Underneath runs the trio :class:`~avsync.Synchronizer`, unchanged (same clock, epoch guarantee
+and errors), with trio as a *guest* of the running asyncio loop (:mod:`avsync._guest`: one trio
+run per thread hosts every synchroniser of the loop). Each awaited method starts a trio task
+making the same call through the run's ``TrioToken`` and awaits a future it resolves with the
+result or the very exception; a cancelled caller cancels that task and waits for it, so a
+cancelled write wrote all or nothing. Lifecycle, tracks and failures: :class:`AVSynchronizer`
+and docs/design.md, section 5 ("The asyncio face").
 
 Everything here must be used from the thread of the loop it runs on.
 """

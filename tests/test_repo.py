@@ -47,21 +47,6 @@ def test_ci_installs_chromium_for_the_browser_test() -> None:
     assert commands.index(install) < len(commands) - 1
 
 
-def test_nothing_refers_to_a_design_outside_the_repository() -> None:
-    """The design is docs/design.md; the project's first sketch lived outside the repository."""
-    tracked = [
-        path
-        for pattern in ("*.py", "*.md", "*.toml")
-        for path in ROOT.rglob(pattern)
-        if not {".venv", ".git", "build"} & set(path.relative_to(ROOT).parts)
-    ]
-    for path in tracked:
-        text = path.read_text()
-        for outside in ("DESIGN.md", "shared folder", "../shared"):
-            assert outside not in text or path == Path(__file__), (path, outside)
-    assert (ROOT / "docs" / "design.md").exists()
-
-
 def test_the_readme_first_command_installs_and_runs_the_demo() -> None:
     first = readme_commands()[0]
     assert "\n" not in first

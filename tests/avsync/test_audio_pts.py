@@ -8,8 +8,7 @@ import trio
 import trio.testing
 
 import avsync
-
-from .harness import config, recording, speech
+from avsync.testing import config, recording, speech
 
 
 async def heard(chunks: list[tuple[int, int, float | None]]) -> tuple[np.ndarray, float]:

@@ -9,8 +9,7 @@ import trio.testing
 
 import avsync
 from actors.testing import live_tasks
-
-from .harness import RATE, Recorder, config, marked_frame, recording, speech
+from avsync.testing import RATE, Recorder, config, marked_frame, recording, speech
 
 
 async def write_chunks_timed(sync: avsync.Synchronizer, seconds: int) -> list[float]:

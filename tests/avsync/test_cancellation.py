@@ -34,9 +34,9 @@ import avsync
 import avsync.webrtc
 from actors.testing import live_tasks, run_scenario
 from avsync.aio import AVSynchronizer
+from avsync.testing import HEIGHT, RATE, WIDTH, config, marked_frame, speech
 
 from . import harness
-from .harness import HEIGHT, RATE, WIDTH, config, marked_frame, speech
 
 SCENARIO_LIMIT_S = 60.0  # virtual seconds; a hang shows up as TooSlowError
 REAL_LIMIT_S = 3.0  # wall seconds: a livelock (busy at one virtual instant) never lets

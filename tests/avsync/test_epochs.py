@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 import avsync
 from actors.testing import run_scenario
-
-from .harness import RATE, Recorder, config, marked_frame, recording
+from avsync.testing import RATE, Recorder, config, marked_frame, recording
 
 
 def epoch_tone(epoch: int, count: int) -> np.ndarray:

@@ -27,9 +27,8 @@ from avsync._clock import ClockActor
 from avsync._control import ControlActor
 from avsync._publisher import PublisherActor
 from avsync._video_queue import VideoQueueActor
+from avsync.testing import Script, config, perform, recording, speech
 
-from .harness import config, recording, speech
-from .provider import Script, perform
 from .test_epochs import check_no_stale_output
 
 

@@ -10,9 +10,7 @@ import trio
 import trio.testing
 
 import avsync
-
-from .harness import RATE, Recorder, config, marked_frame, recording, speech
-from .provider import Script, perform
+from avsync.testing import RATE, Recorder, Script, config, marked_frame, perform, recording, speech
 
 
 async def run_script(script: Script, **overrides: object) -> tuple[Recorder, avsync.Stats]:

@@ -12,8 +12,7 @@ import trio.testing
 
 import avsync
 from actors.testing import live_tasks
-
-from .harness import RATE, config, marked_frame, speech
+from avsync.testing import RATE, config, marked_frame, speech
 
 SESSIONS = 100
 MEDIA_S = 60.0 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 5.0

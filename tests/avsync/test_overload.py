@@ -29,8 +29,8 @@ from avsync._messages import ClockTick, FrameKind, SpeechState, VideoIn
 from avsync._schedule import Emission, VideoSchedule
 from avsync._time import SAME_INSTANT_S
 from avsync._video import black_image
+from avsync.testing import RATE, config, marked_frame, speech
 
-from .harness import RATE, config, marked_frame, speech
 from .test_playout_state import PACKET, Buffer, packet, playout
 
 PACKET_S = PACKET / RATE

@@ -7,8 +7,7 @@ import trio
 import trio.testing
 
 import avsync
-
-from .harness import RATE, config, recording, speech
+from avsync.testing import RATE, config, recording, speech
 
 
 async def test_returns_exactly_when_the_last_sample_is_emitted(

@@ -49,8 +49,7 @@ from hypothesis.stateful import (
 )
 
 import avsync
-
-from .harness import RATE, config, marked_frame, read_mark
+from avsync.testing import RATE, config, marked_frame, read_mark
 
 BAND = 4000
 MARKS = 3000
