@@ -57,7 +57,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 import attrs
-import av
 import numpy as np
 
 try:
@@ -70,6 +69,7 @@ except ImportError as error:  # pragma: no cover - exercised by tests/avsync/tes
 from . import aio
 from ._errors import InvalidAudioError, SynchronizerClosed
 from ._livekit_ledger import PACKET_MS, AudioLedger, Samples, TickGrid
+from .marks import ID_HEIGHT, ID_WIDTH, id_frame, read_id
 
 __all__ = ["AVSynchronizer", "TickGrid"]
 
@@ -88,23 +88,6 @@ TIMELINE_JITTER_S = 0.001
 #: silence while there is no speech; during speech nothing is added or left out.
 QUEUE_TARGET_S = 0.03
 HEARD_STALL_S = 1.0  #: wait_for_playout gives up on the monitor after this long without a tick
-#: the stand-in image avsync schedules for each pushed video frame: its id in the first luma row
-PROXY_WIDTH, PROXY_HEIGHT = 16, 4  # (PyAV wraps a buffer 2 rows high as 0 rows)
-_REAL = 1  # second luma row, first byte: a stand-in (avsync's placeholder has 16 there)
-
-
-def _proxy(frame_id: int) -> av.VideoFrame:
-    image = np.full((PROXY_HEIGHT * 3 // 2, PROXY_WIDTH), 128, np.uint8)
-    image[0, :8] = np.frombuffer(frame_id.to_bytes(8, "little"), np.uint8)
-    image[1, 0] = _REAL
-    return av.VideoFrame.from_ndarray(image, format="yuv420p")
-
-
-def _proxy_id(frame: av.VideoFrame) -> int | None:
-    rows = frame.to_ndarray()
-    if rows[1, 0] != _REAL:
-        return None  # avsync's placeholder
-    return int.from_bytes(rows[0, :8].tobytes(), "little")
 
 
 @attrs.define
@@ -152,8 +135,8 @@ class AVSynchronizer:
         else:
             queue = max(1, math.ceil(video_fps * 10))
         self._sync = aio.AVSynchronizer(
-            width=PROXY_WIDTH,
-            height=PROXY_HEIGHT,
+            width=ID_WIDTH,
+            height=ID_HEIGHT,
             fps=video_fps,
             max_queue_size=queue,
             sample_rate=self._rate,
@@ -368,7 +351,7 @@ class AVSynchronizer:
         frame_id = next(self._ids)
         self._frames[frame_id] = (frame, timestamp)
         write = self._loop.create_task(
-            self._sync.write_video(_proxy(frame_id), pts=pts, epoch=turn.epoch)
+            self._sync.write_video(id_frame(frame_id), pts=pts, epoch=turn.epoch)
         )
         try:
             while True:
@@ -508,7 +491,7 @@ class AVSynchronizer:
             frame = await track.recv()
             now = time.monotonic()
             emitted_at = self._emitted_at(frame.pts, 1 / 90000, now)
-            frame_id = _proxy_id(frame)
+            frame_id = read_id(frame)
             if frame_id is None or frame_id == self._last_id or frame_id < self._first_current_id:
                 continue  # the placeholder, a repeat, or a frame of a cleared turn
             self._last_id = frame_id

@@ -20,7 +20,7 @@ trio-asyncio loop); ``avsync`` itself never imports it.
             await received.aclose()
 
 The second half of the module is marked media for measuring sync end to end: video frames that
-carry their index in large luma blocks (:func:`avsync.marks.marked_frame`, readable after VP8),
+carry their index in large luma blocks (:func:`avsync.marks.grid_frame`, readable after VP8),
 and an utterance of tone bursts whose onsets fall on known frames (detectable after Opus).
 :class:`MediaLog` records when each frame is handed over, by the sender (:class:`TapTrack`) or
 to the receiver (:class:`Receiver`), and :meth:`MediaLog.skews_ms` turns that into A/V skew per
@@ -46,7 +46,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtp
 from aiortc.mediastreams import MediaStreamError
 
 from ._audio import int16_samples
-from .marks import marked_frame, read_mark
+from .marks import grid_frame, read_grid
 from .webrtc import close_peer_connection, loopback_candidates
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class MediaLog:
     video: list[VideoArrival] = attrs.Factory(list)
     audio: list[AudioArrival] = attrs.Factory(list)
     clock: Callable[[], float] = time.monotonic
-    read: Callable[[av.VideoFrame], object] = attrs.field(default=lambda frame: read_mark(frame))
+    read: Callable[[av.VideoFrame], object] = attrs.field(default=lambda frame: read_grid(frame))
     listener: Callable[[object, float], None] | None = None
 
     def record(self, frame: object) -> None:
@@ -374,6 +374,6 @@ class MarkedUtterance:
             if kind == 0:
                 await sync.write_audio(audio[value : value + chunk], epoch=epoch)
             else:
-                frame = marked_frame(value, self.width, self.height)
+                frame = grid_frame(value, self.width, self.height)
                 await sync.write_video(frame, pts=value / self.fps, epoch=epoch)
         await sync.end_audio(epoch=epoch)

@@ -4,10 +4,13 @@ the outputs alone. One module for every marking scheme of the project:
 * **stamps** (:func:`stamp_frame`, :func:`read_stamp`): index and epoch in the first luma bytes.
   Exact and cheap, for paths that hand frames through unchanged (a yuv420p frame of the output
   size passes the synchroniser untouched); a codec destroys them.
-* **grids** (:func:`marked_frame`, :func:`read_mark`): the whole picture is a grid of large
+* **grids** (:func:`grid_frame`, :func:`read_grid`): the whole picture is a grid of large
   black and white blocks spelling the index. Survives VP8 at any sane bitrate.
 * **strips** (:func:`paint_strip`, :func:`read_strip`): a row of such blocks along the bottom of
   any picture (the demo's avatar), spelling the epoch (modulo 4) and the frame index.
+
+* **ids** (:func:`id_frame`, :func:`read_id`): a tiny stand-in picture whose first bytes say a
+  64-bit id, for a face that schedules stand-ins and publishes the frames they name (LiveKit's).
 
 Every block code is framed: a white block first and a black block last, so that any other
 picture (the synchroniser's black placeholder, an idle frame) reads as no mark at all.
@@ -25,14 +28,18 @@ from ._video import plane_pixels
 
 __all__ = [
     "GRID_BITS",
+    "ID_HEIGHT",
+    "ID_WIDTH",
     "STRIP_INDEX_LIMIT",
     "framed_bits",
+    "grid_frame",
+    "id_frame",
     "luma",
-    "marked_frame",
     "paint_bits",
     "paint_strip",
     "read_bits",
-    "read_mark",
+    "read_grid",
+    "read_id",
     "read_stamp",
     "read_strip",
     "stamp_frame",
@@ -61,13 +68,35 @@ def read_stamp(frame: av.VideoFrame) -> tuple[int, int] | None:
     return int(row[0]) + 256 * int(row[1]), int(row[2])
 
 
+# -- ids -----------------------------------------------------------------------------------------
+
+ID_WIDTH, ID_HEIGHT = 16, 4  # (PyAV wraps a buffer 2 rows high as 0 rows)
+_ID = 1  # second luma row, first byte: an id frame (a black placeholder has 16 there)
+
+
+def id_frame(frame_id: int) -> av.VideoFrame:
+    """An ID_WIDTH x ID_HEIGHT yuv420p frame whose first luma bytes say ``frame_id`` (< 2**64)."""
+    image = np.full((ID_HEIGHT * 3 // 2, ID_WIDTH), 128, np.uint8)
+    image[0, :8] = np.frombuffer(frame_id.to_bytes(8, "little"), np.uint8)
+    image[1, 0] = _ID
+    return av.VideoFrame.from_ndarray(image, format="yuv420p")
+
+
+def read_id(frame: av.VideoFrame) -> int | None:
+    """The id of an :func:`id_frame`, None for any other frame (a placeholder)."""
+    rows = luma(frame)
+    if rows.shape[0] < 2 or rows.shape[1] < 8 or rows[1, 0] != _ID:
+        return None
+    return int.from_bytes(rows[0, :8].tobytes(), "little")
+
+
 # -- grids -----------------------------------------------------------------------------------------
 
 GRID_COLUMNS, GRID_ROWS = 4, 3  # blocks: [valid=white] [10 index bits] [guard=black]
 GRID_BITS = GRID_COLUMNS * GRID_ROWS - 2
 
 
-def marked_frame(index: int, width: int, height: int) -> av.VideoFrame:
+def grid_frame(index: int, width: int, height: int) -> av.VideoFrame:
     """A yuv420p frame whose luma is a grid of large black/white blocks spelling ``index``
     (0 <= index < 1024), least significant bit first."""
     if not 0 <= index < 1 << GRID_BITS:
@@ -77,8 +106,8 @@ def marked_frame(index: int, width: int, height: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(image, format="yuv420p")
 
 
-def read_mark(frame: av.VideoFrame) -> int | None:
-    """The index of a :func:`marked_frame` (after any codec), None for another frame."""
+def read_grid(frame: av.VideoFrame) -> int | None:
+    """The index of a :func:`grid_frame` (after any codec), None for another frame."""
     return unframe_bits(read_bits(luma(frame), GRID_COLUMNS, GRID_ROWS))
 
 

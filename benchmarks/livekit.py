@@ -52,6 +52,7 @@ import numpy.typing as npt
 from livekit import rtc
 
 from avsync.livekit import TickGrid
+from avsync.marks import framed_bits, paint_bits, read_bits, unframe_bits
 from avsync.testing import MARK_MODULUS, speech, speech_runs
 
 __all__ = [
@@ -72,7 +73,6 @@ __all__ = [
 RATE = 48000
 FPS = 30
 WIDTH, HEIGHT = 64, 48
-BLOCK = 8
 STEP_SAMPLES = RATE // FPS  # 1600: the audio of one frame
 
 
@@ -111,15 +111,17 @@ IMPLEMENTATIONS: dict[str, Factory] = {"livekit": _livekit, "avsync": _avsync}
 # -- marked media ----------------------------------------------------------------------------------
 
 
+#: the marker's block code (avsync.marks): 16 index bits and the turn's parity, framed
+MARK_BITS, MARK_COLUMNS, MARK_ROWS = 17, 8, 6
+
+
 def video_marker(index: int, epoch: int = 0) -> rtc.VideoFrame:
-    """A WIDTH x HEIGHT RGBA frame: bits of ``index`` in the first two rows of 8x8 blocks, then
-    a white-black sync pair and the turn's parity; the rest mid-grey."""
+    """A WIDTH x HEIGHT RGBA frame spelling ``index`` (< 65536) and the turn's parity in
+    :mod:`avsync.marks` blocks (8 x 6 of them, 8 pixels a side); the rest mid-grey."""
     image = np.full((HEIGHT, WIDTH, 4), 128, np.uint8)
     image[..., 3] = 255
-    bits = [(index >> bit) & 1 for bit in range(16)] + [1, 0, epoch % 2]
-    for slot, bit in enumerate(bits):
-        row, col = divmod(slot, WIDTH // BLOCK)
-        image[row * BLOCK : (row + 1) * BLOCK, col * BLOCK : (col + 1) * BLOCK, :3] = 255 * bit
+    bits = framed_bits(index | (epoch % 2) << 16, MARK_BITS)
+    paint_bits(image[..., :3], bits, MARK_COLUMNS, MARK_ROWS)
     return rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.RGBA, image.tobytes())
 
 
@@ -137,18 +139,10 @@ def read_video_marker(frame: rtc.VideoFrame) -> tuple[int, int] | None:
     luma = np.frombuffer(plane, np.uint8)
     stride = len(luma) // HEIGHT
     rows = luma[: stride * HEIGHT].reshape(HEIGHT, stride)[:, :WIDTH]
-    half = BLOCK // 2
-    bits = []
-    for slot in range(19):
-        row, col = divmod(slot, WIDTH // BLOCK)
-        centre = rows[
-            row * BLOCK + half - 2 : row * BLOCK + half + 2,
-            col * BLOCK + half - 2 : col * BLOCK + half + 2,
-        ]
-        bits.append(1 if float(centre.mean()) > 128 else 0)
-    if bits[16] != 1 or bits[17] != 0:
+    value = unframe_bits(read_bits(rows, MARK_COLUMNS, MARK_ROWS)[: MARK_BITS + 2])
+    if value is None:
         return None
-    return sum(bit << n for n, bit in enumerate(bits[:16])), bits[18]
+    return value & 0xFFFF, value >> 16
 
 
 def audio_marker(step: int, epoch: int = 0) -> rtc.AudioFrame:
