@@ -1,7 +1,7 @@
 """The LiveKit face (``avsync.livekit.AVSynchronizer``) with the real ``livekit`` package, in
 real time and without a server.
 
-The scenarios and the measurement are :mod:`benchmarks.livekit`'s: the synchroniser feeds an
+The scenarios and the measurement are :mod:`avsync.testing.livekit`'s: the synchroniser feeds an
 ``rtc.AudioSource`` and an ``rtc.VideoSource``, an observer reads them back through local tracks
 and ``rtc.AudioStream`` / ``rtc.VideoStream``; audio samples and video frames carry marks, so
 the offset of every frame is measured from what the sources deliver (positive = video late).
@@ -30,7 +30,7 @@ from livekit import rtc
 
 import avsync
 from avsync.livekit import AVSynchronizer
-from benchmarks import livekit as scenarios
+from avsync.testing import livekit as scenarios
 
 from .harness import run_asyncio
 
@@ -64,7 +64,7 @@ def measured(scenario: Callable[[], Awaitable[scenarios.Offsets]]) -> scenarios.
 
     The machine is shared, so the process is sometimes kept from running for a while. A frame
     that went through the synchroniser during such a stall (seen by
-    :class:`benchmarks.livekit.LoopLag`: a 5 ms sleep that woke more than 5 ms late) says
+    :class:`avsync.testing.livekit.LoopLag`: a 5 ms sleep that woke more than 5 ms late) says
     nothing about it: if the p99 over every frame misses the limit, it is taken over the others,
     provided that at most STARVED_SHARE of the frames were set apart (the median always counts
     them all). A run that still misses the limits is run again (ATTEMPTS runs in all): with about
@@ -84,7 +84,7 @@ def measured(scenario: Callable[[], Awaitable[scenarios.Offsets]]) -> scenarios.
 def warm_up() -> None:
     """A short session first, so that no measured scenario pays for first use (imports, the
     FFI's start, numpy's first calls: a few hundred ms)."""
-    run(lambda: scenarios.run_lockstep(scenarios._avsync, 0.3))
+    run(lambda: scenarios.run_lockstep(scenarios.avsync_synchronizer, 0.3))
 
 
 def test_lockstep_with_timestamps() -> None:
@@ -96,7 +96,7 @@ def test_lockstep_with_timestamps() -> None:
         assert isinstance(sync, AVSynchronizer)
         seen.update(fps=sync.actual_fps, video=sync.last_video_time, audio=sync.last_audio_time)
 
-    measured(lambda: scenarios.run_lockstep(scenarios._avsync, 2.5, check=check))
+    measured(lambda: scenarios.run_lockstep(scenarios.avsync_synchronizer, 2.5, check=check))
     assert 27 <= seen["fps"] <= 33, seen
     assert seen["video"] == pytest.approx(74 / 30), seen  # the last frame's timestamp
     assert seen["audio"] == pytest.approx(2.5, abs=0.02), seen  # all heard: the last end time
@@ -105,13 +105,13 @@ def test_lockstep_with_timestamps() -> None:
 def test_lockstep_without_timestamps() -> None:
     """The same producer without timestamps: each frame is shown when the audio pushed before
     it is heard (the enqueue-time rule), which here is its own audio's start."""
-    measured(lambda: scenarios.run_lockstep(scenarios._avsync, 2.0, timestamps=False))
+    measured(lambda: scenarios.run_lockstep(scenarios.avsync_synchronizer, 2.0, timestamps=False))
 
 
 def test_stall_then_backlog() -> None:
     """After a 250 ms producer stall and the backlog pushed at once, still in sync (audio
     underran: video waited with it)."""
-    measured(lambda: scenarios.run_stall(scenarios._avsync, before=0.8, after=1.4))
+    measured(lambda: scenarios.run_stall(scenarios.avsync_synchronizer, before=0.8, after=1.4))
 
 
 def test_clear_queue_is_a_barge_in() -> None:
@@ -121,7 +121,7 @@ def test_clear_queue_is_a_barge_in() -> None:
     results: list[scenarios.ClearResult] = []
 
     async def scenario() -> scenarios.Offsets:
-        results.append(await scenarios.run_clear(scenarios._avsync, 0.8, 1.0))
+        results.append(await scenarios.run_clear(scenarios.avsync_synchronizer, 0.8, 1.0))
         return results[-1].new_turn_offset
 
     measured(scenario)
@@ -133,7 +133,7 @@ def test_clear_queue_is_a_barge_in() -> None:
 def test_reset_with_frames_queued_hangs_nothing() -> None:
     """``reset()`` while frames are queued, then pushing on: the frames are shown and
     ``wait_for_playout()`` returns."""
-    result = run(lambda: scenarios.run_reset(scenarios._avsync, timeout=3.0))
+    result = run(lambda: scenarios.run_reset(scenarios.avsync_synchronizer, timeout=3.0))
     assert result.returned, result
     assert result.frames_after_reset == 15, result
 
@@ -145,7 +145,7 @@ def test_idle_video_between_utterances() -> None:
     results: list[scenarios.IdleResult] = []
 
     async def scenario() -> scenarios.Offsets:
-        results.append(await scenarios.run_idle(scenarios._avsync, 0.8, 0.8, 1.2))
+        results.append(await scenarios.run_idle(scenarios.avsync_synchronizer, 0.8, 0.8, 1.2))
         return results[-1].second
 
     measured(scenario)
@@ -158,8 +158,8 @@ def test_livekit_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     """LiveKit's own ``rtc.AVSynchronizer`` through two of the same scenarios, reported beside
     avsync's limits (not asserted: they are LiveKit's figures; see ``python -m
     benchmarks.livekit`` for the whole table)."""
-    lockstep = run(lambda: scenarios.run_lockstep(scenarios._livekit, 1.5))
-    stall = run(lambda: scenarios.run_stall(scenarios._livekit, before=0.8, after=0.8))
+    lockstep = run(lambda: scenarios.run_lockstep(scenarios.livekit_synchronizer, 1.5))
+    stall = run(lambda: scenarios.run_stall(scenarios.livekit_synchronizer, before=0.8, after=0.8))
     with capsys.disabled():
         print(
             f"\nlivekit.rtc.AVSynchronizer: lock-step median {lockstep.median_ms:+.1f} ms, p99 "

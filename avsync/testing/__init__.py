@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
-from ._config import SyncConfig
-from ._synchronizer import Synchronizer, open_synchronizer
-from .marks import read_stamp, stamp_frame
+from .._config import SyncConfig
+from .._synchronizer import Synchronizer, open_synchronizer
+from ..marks import read_stamp, stamp_frame
 
 __all__ = [
     "HEIGHT",
