@@ -1,5 +1,5 @@
-"""Test helpers of the real-time tests: the pts rule of emissions in real time, and plain
-asyncio programs run with a time limit. Marked media, scripted providers and the recorder are
+"""What the real-time tests share: the pts rule of emissions in real time, and plain asyncio
+programs run with a time limit. Marked media, scripted providers and the recorder are
 :mod:`avsync.testing`."""
 
 import asyncio
