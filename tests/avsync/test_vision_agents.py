@@ -433,6 +433,9 @@ class Scenario:
     stall_s: float = 0.3
     barge_in_at_s: float | None = None
     in_flight_s: float = 0.2
+    #: when aiortc's audio sender first reads the track, after the video sender: sets the phase
+    #: of getstream's pacer against avsync's clock
+    pacer_phase_s: float = 0.0
 
 
 @attrs.define
@@ -458,6 +461,7 @@ async def agent_wiring(scenario: Scenario) -> Published:
                 await track.flush()
 
     async def audio_sender() -> None:
+        await asyncio.sleep(scenario.pacer_phase_s)
         while True:
             frame = await track.recv()
             samples = frame.to_ndarray().reshape(-1).astype(np.int16)
@@ -535,6 +539,9 @@ async def write_frame(
 
 SCENARIOS = {
     "fast provider": Scenario(),
+    **{
+        f"pacer phase {ms} ms": Scenario(seconds=1.0, pacer_phase_s=ms / 1000) for ms in (5, 10, 15)
+    },
     "stall": Scenario(stall_at_s=0.8),
     "barge-in": Scenario(barge_in_at_s=0.8),
     "25 fps provider": Scenario(fps=25),
