@@ -88,6 +88,11 @@ class _PacedChunk(AudioOutputChunk):
     emitted_at: float = 0.0
 
 
+def _emitted_before(item: object, limit: float) -> bool:
+    """Whether ``item`` is a packet avsync emitted before ``limit`` (a flush never is)."""
+    return isinstance(item, _PacedChunk) and item.emitted_at < limit
+
+
 class _AudioOutput(AudioOutputStream):
     """The stream the Agent drains: avsync's speech packets as they are emitted, each dropped
     if not drained within :data:`HOLD_S`."""
@@ -106,7 +111,7 @@ class _AudioOutput(AudioOutputStream):
 
     def _drop_older_than(self, limit: float) -> None:
         items = self._items
-        while items and isinstance(items[0], _PacedChunk) and items[0].emitted_at < limit:
+        while items and _emitted_before(items[0], limit):
             self.dropped_s += PACKET_S
             items.popleft()
 
@@ -115,10 +120,7 @@ class _AudioOutput(AudioOutputStream):
         self._owner._ensure_started()
         while True:
             item = await super().get()
-            if not (
-                isinstance(item, _PacedChunk)
-                and item.emitted_at < asyncio.get_running_loop().time() - HOLD_S
-            ):
+            if not _emitted_before(item, asyncio.get_running_loop().time() - HOLD_S):
                 return item
             self.dropped_s += PACKET_S
 

@@ -98,6 +98,12 @@ def samples_at(items: list[Any], value: int) -> int:
     )
 
 
+def draining(stream: AudioOutputStream) -> tuple[list[Any], asyncio.Future[None]]:
+    """Start draining ``stream`` as the Agent does; what it takes, and the task."""
+    items: list[Any] = []
+    return items, asyncio.ensure_future(drain(stream, items))
+
+
 def pcm_seconds(items: list[Any]) -> float:
     return sum(
         item.data.duration
@@ -202,8 +208,7 @@ def test_a_frame_of_another_size_is_letterboxed_to_the_output_size(module: Any) 
 def test_written_pcm_reaches_the_audio_output_in_full(module: Any) -> None:
     async def main() -> list[Any]:
         sync = module.AVSynchronizer(width=W, height=H, fps=FPS)
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        items, drainer = draining(sync.audio_output)
         await sync.write_audio(tone(0.3, rate=16000))
         await sync.write_audio(tone(0.2))
         await asyncio.sleep(0.8)
@@ -220,8 +225,7 @@ def test_written_pcm_reaches_the_audio_output_in_full(module: Any) -> None:
 def test_a_frame_written_after_audio_waits_for_that_audio(module: Any) -> None:
     async def main() -> float:
         sync = module.AVSynchronizer(width=W, height=H, fps=FPS)
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        _, drainer = draining(sync.audio_output)
         try:
             await sync.video_output.recv()
             await sync.write_audio(tone(0.5))
@@ -241,8 +245,7 @@ def test_a_frame_written_after_audio_waits_for_that_audio(module: Any) -> None:
 def test_flush_sends_an_audio_output_flush_after_the_old_audio(module: Any) -> None:
     async def main() -> list[Any]:
         sync = module.AVSynchronizer(width=W, height=H, fps=FPS)
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        items, drainer = draining(sync.audio_output)
         await sync.write_audio(tone(0.5))
         await asyncio.sleep(0.1)
         await sync.flush()
@@ -263,8 +266,7 @@ def test_flush_sends_an_audio_output_flush_after_the_old_audio(module: Any) -> N
 def test_flush_discards_the_pending_frame(module: Any) -> None:
     async def main() -> list[float]:
         sync = module.AVSynchronizer(width=W, height=H, fps=FPS)
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        _, drainer = draining(sync.audio_output)
         try:
             await sync.video_output.recv()
             await sync.write_audio(tone(0.3))
@@ -316,8 +318,7 @@ def test_after_the_video_output_stops_recv_raises_its_closed_error(module: Any) 
 def test_close_ends_the_audio_output_iteration(module: Any) -> None:
     async def main() -> None:
         sync = module.AVSynchronizer(width=W, height=H, fps=FPS)
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        _, drainer = draining(sync.audio_output)
         await asyncio.sleep(0.05)
         assert sync.close() is None  # synchronous
         await asyncio.wait_for(drainer, 2)
@@ -402,8 +403,7 @@ def test_undrained_audio_is_bounded_and_dropped_not_dumped_into_the_track() -> N
         await sync.write_audio(tone(1.0))
         await asyncio.sleep(1.1)  # nobody drains: no participant yet
         held = sync.audio_output.size()
-        items: list[Any] = []
-        drainer = asyncio.ensure_future(drain(sync.audio_output, items))
+        items, drainer = draining(sync.audio_output)
         await asyncio.sleep(0.05)
         dumped = pcm_seconds(items)
         dropped = sync.audio_dropped_undrained_s
